@@ -1,0 +1,78 @@
+"""Helpers that build teams, users, environments, nodes and pipelines for tests."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vectorflow.extensions import db
+from vectorflow.models import Environment, NodeStatus, Role, Team, TeamMember, User, VectorNode, utcnow
+from vectorflow.security import NODE_PREFIX, generate_token, token_digest, token_hint
+
+PASSWORD = "correct-horse-battery"
+
+
+def make_user(email: str, *, superadmin: bool = False, name: str = "") -> User:
+    user = User(email=email, name=name or email.split("@")[0].title(), is_superadmin=superadmin)
+    user.set_password(PASSWORD)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def make_team(name: str) -> Team:
+    team = Team(name=name)
+    db.session.add(team)
+    db.session.flush()
+    return team
+
+
+def add_member(team: Team, user: User, role: Role) -> TeamMember:
+    member = TeamMember(team=team, user=user, role=role)
+    db.session.add(member)
+    db.session.flush()
+    return member
+
+
+def make_environment(team: Team, name: str = "production", **kwargs) -> Environment:
+    env = Environment(team=team, name=name, **kwargs)
+    db.session.add(env)
+    db.session.flush()
+    return env
+
+
+def make_node(env: Environment, name: str = "node-1", **kwargs) -> tuple[VectorNode, str]:
+    """Create an enrolled, healthy node; return it with its bearer token."""
+    token = generate_token(NODE_PREFIX)
+    now = utcnow()
+    values = dict(host=f"{name}.example.internal", status=NodeStatus.HEALTHY, enrolled_at=now,
+                  last_heartbeat=now, last_seen=now, node_token_digest=token_digest(token))
+    values.update(kwargs)
+    node = VectorNode(environment=env, name=name, **values)
+    db.session.add(node)
+    db.session.flush()
+    return node, token
+
+
+@dataclass
+class World:
+    team: Team
+    other_team: Team
+    env: Environment
+    other_env: Environment
+    users: dict[str, User] = field(default_factory=dict)
+
+
+def make_world() -> World:
+    team = make_team("Platform")
+    other = make_team("Payments")
+    world = World(team=team, other_team=other, env=make_environment(team, "production"),
+                  other_env=make_environment(other, "payments-prod"))
+    for role in Role:
+        user = make_user(f"{role.name.lower()}@example.com")
+        add_member(team, user, role)
+        world.users[role.name] = user
+    outsider = make_user("outsider@example.com")
+    add_member(other, outsider, Role.ADMIN)
+    world.users["outsider"] = outsider
+    world.users["superadmin"] = make_user("root@example.com", superadmin=True)
+    db.session.commit()
+    return world

@@ -1,0 +1,2 @@
+"""Agent endpoints: enroll, config, heartbeat, push."""
+from . import bp  # noqa: F401

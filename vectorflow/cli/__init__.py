@@ -1,0 +1,39 @@
+"""The ``vectorflow`` command line: a Flask CLI group over ``create_app``.
+
+Each domain has its own module with click groups; ``register`` attaches them.
+Errors are one line on stderr and a non-zero exit (click.ClickException).
+"""
+from __future__ import annotations
+
+import click
+from flask.cli import FlaskGroup
+
+from ..extensions import db
+from ..services import ServiceError
+
+
+def main() -> None:
+    """Entry point of the ``vectorflow`` console script."""
+    from .. import create_app
+
+    cli = FlaskGroup(create_app=lambda: create_app(), help="VectorFlow control plane.")
+    cli.main(prog_name="vectorflow")
+
+
+def commit_or_fail(fn, *args, **kwargs):
+    """Run a service call and commit; turn a ServiceError into a one-line CLI error."""
+    try:
+        result = fn(*args, **kwargs)
+        db.session.commit()
+        return result
+    except ServiceError as err:
+        db.session.rollback()
+        raise click.ClickException(err.message) from None
+
+
+def register(app) -> None:
+    """Attach the command groups to the app."""
+    from . import accounts
+
+    for command in (accounts.users, accounts.teams, accounts.envs, accounts.init_command):
+        app.cli.add_command(command)

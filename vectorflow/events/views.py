@@ -1,0 +1,2 @@
+"""Event stream views."""
+from . import bp  # noqa: F401

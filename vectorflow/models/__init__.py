@@ -1,0 +1,24 @@
+"""SQLAlchemy models, split by domain; import from here."""
+from .accounts import Role, Team, TeamMember, User
+from .audit import AuditLog
+from .base import utcnow
+from .events import Event
+from .fleet import (
+    DeploymentMode,
+    Environment,
+    NodeMetric,
+    NodeStatus,
+    NodeStatusEvent,
+    SecretBackend,
+    VectorNode,
+)
+from .pipelines import LogLevel, NodePipelineStatus, Pipeline, PipelineVersion, ProcessStatus, Secret
+from .settings import SystemSettings
+from .tokens import ApiToken
+
+__all__ = [
+    "ApiToken", "AuditLog", "DeploymentMode", "Environment", "Event", "LogLevel", "NodeMetric",
+    "NodePipelineStatus", "NodeStatus", "NodeStatusEvent", "Pipeline", "PipelineVersion",
+    "ProcessStatus", "Role", "Secret", "SecretBackend", "SystemSettings", "Team", "TeamMember",
+    "User", "VectorNode", "utcnow",
+]

@@ -1,0 +1,71 @@
+"""Environments and their enrollment tokens."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import Environment, SecretBackend, Team
+from ..security import ENROLL_PREFIX, generate_token, token_digest, token_hint
+from . import Conflict, ServiceError
+from .actors import Actor
+from .audit import record
+
+
+def find_environment(name_or_id: str, team: Team | None = None) -> Environment | None:
+    """Return an environment by id, or by name (within ``team`` when given)."""
+    env = db.session.get(Environment, name_or_id)
+    if env is not None and (team is None or env.team_id == team.id):
+        return env
+    query = sa.select(Environment).where(Environment.name == name_or_id)
+    if team is not None:
+        query = query.where(Environment.team_id == team.id)
+    matches = db.session.scalars(query.limit(2)).all()
+    if len(matches) > 1:
+        raise ServiceError(f"environment name {name_or_id!r} is ambiguous; use its id")
+    return matches[0] if matches else None
+
+
+def create_environment(
+    team: Team,
+    name: str,
+    *,
+    secret_backend: SecretBackend | str = SecretBackend.BUILTIN,
+    secret_backend_config: dict | None = None,
+    actor: Actor | None = None,
+) -> Environment:
+    """Create an environment in a team."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ServiceError("environment name must be 1-100 characters")
+    try:
+        backend = SecretBackend(secret_backend)
+    except ValueError:
+        raise ServiceError(
+            f"secret backend must be one of {', '.join(b.value for b in SecretBackend)}"
+        ) from None
+    config = secret_backend_config or {}
+    if not isinstance(config, dict):
+        raise ServiceError("secret backend config must be an object")
+    if db.session.scalar(
+        sa.select(Environment).where(Environment.team_id == team.id, Environment.name == name)
+    ):
+        raise Conflict(f"team {team.name!r} already has an environment named {name!r}")
+    env = Environment(team=team, name=name, secret_backend=backend, secret_backend_config=config)
+    db.session.add(env)
+    db.session.flush()
+    record("environment.created", entity_type="environment", entity_id=env.id, team_id=team.id,
+           environment_id=env.id, after={"name": name, "secretBackend": backend.value}, actor=actor)
+    return env
+
+
+def issue_enrollment_token(env: Environment, *, actor: Actor | None = None) -> str:
+    """Replace the environment's enrollment token and return the new one (shown once)."""
+    token = generate_token(ENROLL_PREFIX)
+    before = {"hint": env.enrollment_token_hint}
+    env.enrollment_token_digest = token_digest(token)
+    env.enrollment_token_hint = token_hint(token)
+    db.session.flush()
+    record("environment.enrollment_token_issued", entity_type="environment", entity_id=env.id,
+           team_id=env.team_id, environment_id=env.id, before=before,
+           after={"hint": env.enrollment_token_hint}, actor=actor)
+    return token

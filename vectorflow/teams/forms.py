@@ -1,0 +1,34 @@
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from ..models import Role, SecretBackend
+
+ROLE_CHOICES = [(r.name, r.name.title()) for r in Role]
+
+
+class TeamForm(FlaskForm):
+    name = StringField("Team name", validators=[DataRequired(), Length(max=100)])
+
+
+class MemberForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False)])
+    role = SelectField("Role", choices=ROLE_CHOICES, default="VIEWER")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class EnvironmentForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    secret_backend = SelectField(
+        "Secret backend", choices=[(b.value, b.value) for b in SecretBackend], default="BUILTIN"
+    )
+    secret_backend_config = TextAreaField(
+        "Backend settings (JSON, sent to agents; no credentials)", validators=[Optional()]
+    )
+
+
+class EmptyForm(FlaskForm):
+    """A form with only the CSRF token, for buttons that POST."""

@@ -1,0 +1,166 @@
+import json
+
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from ..extensions import db
+from ..guards import get_environment_or_404, get_team_or_404, require_login, require_superadmin
+from ..models import Role, Team, TeamMember
+from ..services import ServiceError, accounts, environments
+from . import bp
+from .forms import EmptyForm, EnvironmentForm, MemberForm, RoleForm, TeamForm
+
+
+def visible_teams():
+    query = sa.select(Team).order_by(Team.name)
+    ids = current_user.team_ids()
+    if ids is not None:
+        query = query.where(Team.id.in_(ids))
+    return db.session.scalars(query).all()
+
+
+@bp.get("/")
+@require_login
+def index():
+    return render_template("teams/index.html", teams=visible_teams(), form=TeamForm())
+
+
+@bp.post("/")
+@require_superadmin
+def create():
+    form = TeamForm()
+    if form.validate_on_submit():
+        try:
+            team = accounts.create_team(form.name.data)
+            db.session.commit()
+            return redirect(url_for("teams.show", team_id=team.id))
+        except ServiceError as err:
+            db.session.rollback()
+            form.name.errors.append(err.message)
+    return render_template("teams/index.html", teams=visible_teams(), form=form), 400
+
+
+@bp.get("/<team_id>")
+@require_login
+def show(team_id):
+    team = get_team_or_404(team_id)
+    return render_template(
+        "teams/show.html", team=team, member_form=MemberForm(), env_form=EnvironmentForm(),
+        role_form=RoleForm(), button=EmptyForm(), new_token=None,
+    )
+
+
+def _show_with_errors(team, **forms):
+    defaults = dict(member_form=MemberForm(), env_form=EnvironmentForm(), role_form=RoleForm(),
+                    button=EmptyForm(), new_token=None)
+    defaults.update(forms)
+    return render_template("teams/show.html", team=team, **defaults), 400
+
+
+@bp.post("/<team_id>/members")
+@require_login
+def add_member(team_id):
+    team = get_team_or_404(team_id, Role.ADMIN)
+    form = MemberForm()
+    if form.validate_on_submit():
+        user = accounts.find_user(form.email.data)
+        if user is None:
+            form.email.errors.append("No user with that email. Create the account first.")
+        else:
+            try:
+                accounts.set_membership(team, user, Role[form.role.data])
+                db.session.commit()
+                flash(f"{user.email} is now {form.role.data.title()} of {team.name}.", "success")
+                return redirect(url_for("teams.show", team_id=team.id))
+            except ServiceError as err:
+                db.session.rollback()
+                form.role.errors.append(err.message)
+    return _show_with_errors(team, member_form=form)
+
+
+@bp.post("/<team_id>/members/<int:member_id>/role")
+@require_login
+def set_role(team_id, member_id):
+    team = get_team_or_404(team_id, Role.ADMIN)
+    member = db.session.get(TeamMember, member_id)
+    if member is None or member.team_id != team.id:
+        return _not_found()
+    form = RoleForm()
+    if form.validate_on_submit():
+        try:
+            accounts.set_membership(team, member.user, Role[form.role.data])
+            db.session.commit()
+            flash(f"{member.user.email} is now {form.role.data.title()}.", "success")
+            return redirect(url_for("teams.show", team_id=team.id))
+        except ServiceError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+    return _show_with_errors(team, role_form=form)
+
+
+@bp.post("/<team_id>/members/<int:member_id>/remove")
+@require_login
+def remove_member(team_id, member_id):
+    team = get_team_or_404(team_id, Role.ADMIN)
+    member = db.session.get(TeamMember, member_id)
+    if member is None or member.team_id != team.id:
+        return _not_found()
+    if not EmptyForm().validate_on_submit():
+        return _show_with_errors(team)
+    try:
+        accounts.remove_member(team, member)
+        db.session.commit()
+        flash("Member removed.", "success")
+    except ServiceError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    return redirect(url_for("teams.show", team_id=team.id))
+
+
+@bp.post("/<team_id>/environments")
+@require_login
+def create_environment(team_id):
+    team = get_team_or_404(team_id, Role.EDITOR)
+    form = EnvironmentForm()
+    if form.validate_on_submit():
+        config = {}
+        if form.secret_backend_config.data and form.secret_backend_config.data.strip():
+            try:
+                config = json.loads(form.secret_backend_config.data)
+            except json.JSONDecodeError as err:
+                form.secret_backend_config.errors.append(f"Not valid JSON: {err.msg} (line {err.lineno})")
+        if not form.errors:
+            try:
+                environments.create_environment(
+                    team, form.name.data, secret_backend=form.secret_backend.data,
+                    secret_backend_config=config,
+                )
+                db.session.commit()
+                flash(f"Environment {form.name.data} created.", "success")
+                return redirect(url_for("teams.show", team_id=team.id))
+            except ServiceError as err:
+                db.session.rollback()
+                form.name.errors.append(err.message)
+    return _show_with_errors(team, env_form=form)
+
+
+@bp.post("/environments/<env_id>/enrollment-token")
+@require_login
+def enrollment_token(env_id):
+    env = get_environment_or_404(env_id, Role.ADMIN)
+    if not EmptyForm().validate_on_submit():
+        return _show_with_errors(env.team)
+    token = environments.issue_enrollment_token(env)
+    db.session.commit()
+    # Shown once, on this response only; afterwards only the hint is visible.
+    return render_template(
+        "teams/show.html", team=env.team, member_form=MemberForm(), env_form=EnvironmentForm(),
+        role_form=RoleForm(), button=EmptyForm(), new_token={"environment": env, "token": token},
+    )
+
+
+def _not_found():
+    from flask import abort
+
+    abort(404)
