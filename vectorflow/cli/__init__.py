@@ -37,3 +37,7 @@ def register(app) -> None:
 
     for command in (accounts.users, accounts.teams, accounts.envs, accounts.init_command):
         app.cli.add_command(command)
+
+    from .simulate import simulate_command
+
+    app.cli.add_command(simulate_command)

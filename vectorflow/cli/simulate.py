@@ -1,0 +1,102 @@
+"""CLI: ``vectorflow simulate``, a fleet of simulated vf-agents against a running server."""
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import time
+
+import click
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """Return seconds for a Go-style duration such as ``15s``, ``500ms``, ``5m`` or ``1m30s``."""
+    text = str(text).strip().lower()
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"invalid duration {text!r} (examples: 15s, 500ms, 5m)")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+class Duration(click.ParamType):
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            return parse_duration(value)
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+@click.command("simulate")
+@click.option("--url", required=True, help="Server URL, e.g. http://127.0.0.1:5000")
+@click.option("--token", required=True, envvar="VF_TOKEN", help="Enrollment token ($VF_TOKEN).")
+@click.option("--agents", default=10, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--poll", default="15s", show_default=True, type=Duration(),
+              help="Local poll interval; the server's pollIntervalMs replaces it once known.")
+@click.option("--pipelines-crash-rate", "crash_rate", default=0.0, show_default=True,
+              type=click.FloatRange(0, 1),
+              help="Chance per poll that a running pipeline crashes (it restarts with backoff).")
+@click.option("--duration", default=None, type=Duration(), help="Stop after this long (default: Ctrl-C).")
+@click.option("--state-dir", default=None, type=click.Path(file_okay=False),
+              help="Keep node tokens here (<dir>/<hostname>/node-token) so a restart reuses them.")
+@click.option("--push/--no-push", default=True, show_default=True,
+              help="Hold the agent push stream and poll at once on config_changed.")
+@click.option("--prefix", default="sim", show_default=True, help="Hostname prefix (sim-0001 ...).")
+@click.option("--first-index", default=1, show_default=True, type=click.IntRange(0))
+@click.option("--ramp", default=None, type=Duration(),
+              help="Spread the agents' first contact over this long (default: the poll interval).")
+@click.option("--connections", default=200, show_default=True, type=click.IntRange(1),
+              help="Size of the shared HTTP connection pool for polls and heartbeats.")
+@click.option("--progress", default="10s", show_default=True, type=Duration(),
+              help="Print a progress line this often (0 to disable).")
+def simulate_command(url, token, agents, poll, crash_rate, duration, state_dir, push, prefix,
+                     first_index, ramp, connections, progress):
+    """Run N simulated vf-agents that enroll, poll, run pipelines and heartbeat."""
+    from ..simulator import Fleet
+
+    fleet = Fleet(url, token, agents, poll=poll, crash_rate=crash_rate, state_dir=state_dir,
+                  push=push, prefix=prefix, first_index=first_index, ramp=ramp,
+                  connections=connections)
+    click.echo(f"simulating {agents} agents against {fleet.url} (poll {poll:g}s, "
+               f"push {'on' if push else 'off'}; Ctrl-C to stop)")
+    started = time.monotonic()
+    asyncio.run(_run(fleet, duration, progress))
+    elapsed = time.monotonic() - started
+    click.echo(fleet.stats.report(f"\nafter {elapsed:.0f}s with {agents} agents:"))
+
+
+async def _run(fleet, duration: float | None, progress: float) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, fleet.stop)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on the main thread
+            pass
+    reporter = loop.create_task(_report_progress(fleet, progress)) if progress else None
+    try:
+        await fleet.run(duration)
+    finally:
+        if reporter:
+            reporter.cancel()
+
+
+async def _report_progress(fleet, every: float) -> None:
+    started = time.monotonic()
+    while True:
+        await asyncio.sleep(every)
+        stats = fleet.stats
+        enrolled = sum(1 for a in fleet.agents if a.node_token)
+        polls = stats.summary("poll")
+        beats = stats.summary("heartbeat")
+        pushed = sum(1 for a in fleet.agents if a.push_connected)
+        click.echo(
+            f"[{time.monotonic() - started:5.0f}s] agents {enrolled}/{len(fleet.agents)} enrolled, "
+            f"{pushed} pushed, {fleet.running_pipelines()} pipelines running; "
+            f"polls {polls.count} (p99 {polls.p99:.0f} ms), heartbeats {beats.count} "
+            f"(p99 {beats.p99:.0f} ms), errors {stats.total_errors()}"
+        )
