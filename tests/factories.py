@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from vectorflow.extensions import db
 from vectorflow.models import Environment, NodeStatus, Role, Team, TeamMember, User, VectorNode, utcnow
-from vectorflow.security import NODE_PREFIX, generate_token, token_digest, token_hint
+from vectorflow.security import NODE_PREFIX, generate_token, token_digest
 
 PASSWORD = "correct-horse-battery"
 

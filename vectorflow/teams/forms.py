@@ -1,10 +1,11 @@
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from ..models import Role, SecretBackend
+from ..services.accounts import EMAIL_RE
 
-ROLE_CHOICES = [(r.name, r.name.title()) for r in Role]
+ROLE_CHOICES = [r.name for r in Role]
 
 
 class TeamForm(FlaskForm):
@@ -12,7 +13,9 @@ class TeamForm(FlaskForm):
 
 
 class MemberForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False)])
+    email = EmailField("Email", validators=[
+        DataRequired(), Regexp(EMAIL_RE, message="Enter a valid email address.")
+    ])
     role = SelectField("Role", choices=ROLE_CHOICES, default="VIEWER")
 
 
@@ -23,7 +26,7 @@ class RoleForm(FlaskForm):
 class EnvironmentForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
     secret_backend = SelectField(
-        "Secret backend", choices=[(b.value, b.value) for b in SecretBackend], default="BUILTIN"
+        "Secret backend", choices=[b.value for b in SecretBackend], default="BUILTIN"
     )
     secret_backend_config = TextAreaField(
         "Backend settings (JSON, sent to agents; no credentials)", validators=[Optional()]

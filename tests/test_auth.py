@@ -1,0 +1,77 @@
+"""Signing in and out, CSRF, and safe redirects."""
+import pytest
+
+from tests.factories import PASSWORD
+
+
+def sign_in(client, email, password=PASSWORD, next_url=None):
+    url = "/login" + (f"?next={next_url}" if next_url else "")
+    return client.submit(url, {"email": email, "password": password})
+
+
+def test_login_page_shows_a_form_with_a_csrf_token(client):
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert b'name="csrf_token"' in page.data and b"Sign in" in page.data
+
+
+def test_anonymous_visitors_are_sent_to_login(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_a_user_signs_in_and_sees_the_fleet(client, world):
+    response = sign_in(client, "viewer@example.com")
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_a_wrong_password_is_refused_with_a_message(client, world):
+    response = sign_in(client, "viewer@example.com", "not-the-password")
+    assert response.status_code == 400
+    assert b"Email or password is wrong" in response.data
+    assert client.get("/").status_code == 302
+
+
+def test_email_is_case_insensitive(client, world):
+    assert sign_in(client, "Viewer@Example.COM").status_code == 302
+
+
+def test_login_without_csrf_token_is_rejected(client, world):
+    response = client.post("/login", data={"email": "viewer@example.com", "password": PASSWORD})
+    assert response.status_code == 400
+    assert b"CSRF" in response.data
+    assert client.get("/").status_code == 302
+
+
+def test_logout_signs_the_user_out(client, world):
+    sign_in(client, "viewer@example.com")
+    assert client.submit("/logout").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_logout_needs_a_post_with_csrf(client, world):
+    sign_in(client, "viewer@example.com")
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 400
+    assert client.get("/").status_code == 200
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("/teams/", "/teams/"),
+    ("https://evil.example.com/", "/"),
+    ("//evil.example.com/", "/"),
+    ("/\\evil.example.com", "/"),
+])
+def test_next_only_redirects_within_the_site(client, world, target, expected):
+    response = sign_in(client, "viewer@example.com", next_url=target)
+    location = response.headers["Location"]
+    assert location.endswith(expected)
+    assert "evil" not in location
+
+
+def test_passwords_are_stored_hashed(db, world):
+    user = world.users["VIEWER"]
+    assert PASSWORD not in user.password_hash
+    assert user.check_password(PASSWORD)
