@@ -57,11 +57,12 @@ class Duration(click.ParamType):
 def simulate_command(url, token, agents, poll, crash_rate, duration, state_dir, push, prefix,
                      first_index, ramp, connections, progress):
     """Run N simulated vf-agents that enroll, poll, run pipelines and heartbeat."""
-    from ..simulator import Fleet
+    from ..simulator.fleet import Fleet, tune_gc
 
     fleet = Fleet(url, token, agents, poll=poll, crash_rate=crash_rate, state_dir=state_dir,
                   push=push, prefix=prefix, first_index=first_index, ramp=ramp,
                   connections=connections)
+    tune_gc()
     click.echo(f"simulating {agents} agents against {fleet.url} (poll {poll:g}s, "
                f"push {'on' if push else 'off'}; Ctrl-C to stop)")
     started = time.monotonic()

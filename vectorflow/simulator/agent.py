@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-
+from .http import HTTPError, Response
 from .sse import iter_messages
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -169,18 +168,20 @@ class SimAgent:
 
     # -- requests ----------------------------------------------------------------------
 
-    async def _request(self, operation: str, method: str, path: str, **kwargs) -> httpx.Response | None:
+    async def _request(self, operation: str, method: str, path: str, *, headers: dict | None = None,
+                       json: dict | None = None) -> Response | None:
         """Send one request, record its latency or error, return the 200 response or None."""
         stats = self.fleet.stats
         started = time.perf_counter()
         try:
-            response = await self.fleet.client.request(method, self.fleet.url + path, **kwargs)
-        except httpx.HTTPError as err:
-            stats.error(operation, type(err).__name__)
+            response = await self.fleet.client.request(method, path, headers=headers,
+                                                       json_body=json)
+        except HTTPError as err:
+            stats.error(operation, err.kind)
             return None
         elapsed = time.perf_counter() - started
-        if response.status_code != 200:
-            stats.error(operation, str(response.status_code))
+        if response.status != 200:
+            stats.error(operation, str(response.status))
             return None
         stats.observe(operation, elapsed)
         return response
@@ -376,22 +377,27 @@ class SimAgent:
     async def push_loop(self) -> None:
         """Hold the push stream open; poll at once on ``config_changed``; reconnect with backoff."""
         backoff = 1.0
-        timeout = httpx.Timeout(10.0, read=self.fleet.push_read_timeout)
         while True:
+            parts = urlsplit(self.push_url())
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
             try:
-                async with self.fleet.push_client.stream("GET", self.push_url(), headers=self.auth,
-                                                         timeout=timeout) as response:
-                    kind = response.headers.get("content-type", "")
-                    if response.status_code != 200 or not kind.startswith("text/event-stream"):
-                        self.fleet.stats.error("push", str(response.status_code))
-                    else:
-                        self.push_connected = True
-                        self.fleet.stats.count("push connects")
-                        backoff = 1.0
-                        async for message in iter_messages(response.aiter_lines()):
+                status, headers, lines = await self.fleet.client.stream_lines(
+                    path, headers=self.auth, read_timeout=self.fleet.push_read_timeout)
+                if status != 200 or not headers.get("content-type", "").startswith(
+                        "text/event-stream"):
+                    self.fleet.stats.error("push", str(status))
+                    await lines.aclose()
+                else:
+                    self.push_connected = True
+                    self.fleet.stats.count("push connects")
+                    backoff = 1.0
+                    try:
+                        async for message in iter_messages(lines):
                             self.on_push(message)
-            except httpx.HTTPError as err:
-                self.fleet.stats.error("push", type(err).__name__)
+                    finally:
+                        await lines.aclose()
+            except HTTPError as err:
+                self.fleet.stats.error("push", err.kind)
             self.push_connected = False
             self.health["pushReconnectsTotal"] += 1
             await asyncio.sleep(backoff * self.rng.uniform(0.5, 1.5))
