@@ -8,11 +8,21 @@ from vectorflow.models import Environment, NodeStatus, Role, Team, TeamMember, U
 from vectorflow.security import NODE_PREFIX, generate_token, token_digest
 
 PASSWORD = "correct-horse-battery"
+_HASHES: dict[str, str] = {}
+
+
+def password_hash(password: str = PASSWORD) -> str:
+    """Hash a password once per test session (scrypt is deliberately slow)."""
+    if password not in _HASHES:
+        from werkzeug.security import generate_password_hash
+
+        _HASHES[password] = generate_password_hash(password)
+    return _HASHES[password]
 
 
 def make_user(email: str, *, superadmin: bool = False, name: str = "") -> User:
     user = User(email=email, name=name or email.split("@")[0].title(), is_superadmin=superadmin)
-    user.set_password(PASSWORD)
+    user.password_hash = password_hash()
     db.session.add(user)
     db.session.flush()
     return user
