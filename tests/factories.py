@@ -86,3 +86,48 @@ def make_world() -> World:
     world.users["superadmin"] = make_user("root@example.com", superadmin=True)
     db.session.commit()
     return world
+
+
+SIMPLE_CONFIG = """\
+sources:
+  in:
+    type: demo_logs
+    format: json
+sinks:
+  out:
+    type: console
+    inputs: [in]
+    encoding:
+      codec: json
+"""
+
+
+def make_pipeline(env: Environment, name: str = "logs", config_yaml: str = SIMPLE_CONFIG, *,
+                  deployed: bool = True, versions: int = 1, log_level=None):
+    """Create a pipeline whose draft is ``config_yaml``, with ``versions`` versions (the last one
+    holds the draft) and deployed unless told otherwise."""
+    from vectorflow.models import Pipeline, PipelineVersion
+
+    pipeline = Pipeline(environment=env, name=name, draft_yaml=config_yaml,
+                        draft_log_level=log_level, deployed=deployed and versions > 0,
+                        deployed_at=utcnow() if deployed and versions > 0 else None)
+    db.session.add(pipeline)
+    db.session.flush()
+    for number in range(1, versions + 1):
+        yaml_text = config_yaml if number == versions else config_yaml + f"# v{number}\n"
+        db.session.add(PipelineVersion(pipeline_id=pipeline.id, version=number,
+                                       config_yaml=yaml_text, log_level=log_level,
+                                       author_label="factory"))
+    db.session.flush()
+    return pipeline
+
+
+def make_secret(env: Environment, name: str, value: str = "s3cr3t-value"):
+    """Create an encrypted secret in ``env``."""
+    from vectorflow.models import Secret
+    from vectorflow.security import encrypt
+
+    secret = Secret(environment=env, name=name, encrypted_value=encrypt(value))
+    db.session.add(secret)
+    db.session.flush()
+    return secret

@@ -1,0 +1,23 @@
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from ..models import LogLevel
+
+LOG_LEVEL_CHOICES = [("", "Default")] + [(level.value, level.value) for level in LogLevel]
+
+
+class PipelineForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    description = TextAreaField("Description", validators=[Length(max=2000)])
+    log_level = SelectField("Log level", choices=LOG_LEVEL_CHOICES, default="")
+    config_yaml = TextAreaField("Vector config (YAML)", validators=[DataRequired()])
+
+
+class SecretForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    value = TextAreaField("Value", validators=[DataRequired()])
+
+
+class RotateSecretForm(FlaskForm):
+    value = TextAreaField("New value", validators=[DataRequired()])

@@ -1,0 +1,173 @@
+"""Admin actions on enrolled nodes: rename, revoke the token, delete, trigger a self-update.
+
+Every action is audited with before/after values; tokens and digests never are.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import DeploymentMode, NodeStatus, NodeStatusEvent, SystemSettings, VectorNode, utcnow
+from . import ServiceError
+from .actors import Actor
+from .audit import record
+from .events import emit
+
+MAX_NAME = 253
+MAX_VERSION = 100
+MAX_URL = 2000
+CHECKSUM_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+LIVE = (NodeStatus.HEALTHY, NodeStatus.DEGRADED)
+
+
+def unreachable_cutoff(now: datetime | None = None) -> datetime:
+    """Return the heartbeat time before which a live node counts as unreachable."""
+    settings = SystemSettings.get()
+    window = timedelta(milliseconds=settings.fleet_poll_interval_ms * settings.unreachable_threshold)
+    return (now or utcnow()) - window
+
+
+def effective_status(node: VectorNode, cutoff: datetime | None = None) -> NodeStatus:
+    """Return the status to show: a live node silent for too long is UNREACHABLE before any sweep."""
+    if node.status in LIVE:
+        cutoff = cutoff or unreachable_cutoff()
+        if node.last_heartbeat is None or node.last_heartbeat < cutoff:
+            return NodeStatus.UNREACHABLE
+    return node.status
+
+
+def effective_status_clause(status: NodeStatus, cutoff: datetime):
+    """Return a SQL condition selecting nodes whose effective status is ``status``."""
+    stale = sa.or_(VectorNode.last_heartbeat.is_(None), VectorNode.last_heartbeat < cutoff)
+    if status == NodeStatus.UNREACHABLE:
+        return sa.or_(VectorNode.status == NodeStatus.UNREACHABLE,
+                      sa.and_(VectorNode.status.in_(LIVE), stale))
+    if status in LIVE:
+        return sa.and_(VectorNode.status == status, sa.not_(stale))
+    return VectorNode.status == status
+
+
+def _set_status(node: VectorNode, status: NodeStatus, reason: str) -> None:
+    if node.status == status:
+        return
+    previous = node.status
+    node.status = status
+    db.session.add(NodeStatusEvent(node_id=node.id, from_status=previous, to_status=status,
+                                   reason=reason))
+    emit("node.status_changed", team_id=node.environment.team_id,
+         environment_id=node.environment_id, node_id=node.id,
+         payload={"from": previous.value, "to": status.value, "reason": reason})
+
+
+def _audit(action: str, node: VectorNode, actor: Actor | None, before=None, after=None) -> None:
+    record(action, entity_type="node", entity_id=node.id, team_id=node.environment.team_id,
+           environment_id=node.environment_id, before=before, after=after, actor=actor)
+
+
+def rename_node(node: VectorNode, name: str, *, actor: Actor | None = None) -> VectorNode:
+    """Give a node a display name (its host stays as the agent reported it)."""
+    name = (name or "").strip()
+    if not name or len(name) > MAX_NAME:
+        raise ServiceError(f"node name must be 1-{MAX_NAME} characters", {"name": name})
+    if name == node.name:
+        return node
+    before = {"name": node.name}
+    node.name = name
+    db.session.flush()
+    _audit("node.renamed", node, actor, before, {"name": name})
+    emit("node.updated", team_id=node.environment.team_id, environment_id=node.environment_id,
+         node_id=node.id, payload={"name": name})
+    return node
+
+
+def revoke_node_token(node: VectorNode, *, actor: Actor | None = None) -> VectorNode:
+    """Make the node's token fail with 401 from its next call; the agent must enroll again."""
+    if node.node_token_digest is None and node.status == NodeStatus.UNREACHABLE:
+        return node
+    before = {"tokenActive": node.node_token_digest is not None, "status": node.status.value}
+    node.node_token_digest = None
+    _set_status(node, NodeStatus.UNREACHABLE, "token revoked")
+    db.session.flush()
+    _audit("node.token_revoked", node, actor, before,
+           {"tokenActive": False, "status": node.status.value})
+    emit("node.updated", team_id=node.environment.team_id, environment_id=node.environment_id,
+         node_id=node.id, payload={"tokenRevoked": True})
+    return node
+
+
+def delete_node(node: VectorNode, *, actor: Actor | None = None) -> None:
+    """Forget a node; its token stops working at once."""
+    env = node.environment
+    _audit("node.deleted", node, actor,
+           {"name": node.name, "host": node.host, "environment": env.name}, None)
+    emit("node.deleted", team_id=env.team_id, environment_id=env.id, node_id=node.id,
+         payload={"name": node.name})
+    db.session.delete(node)
+    db.session.flush()
+
+
+def _check_download_url(url: str) -> str:
+    url = (url or "").strip()
+    if not url or len(url) > MAX_URL:
+        raise ServiceError(f"download URL must be 1-{MAX_URL} characters", {"downloadUrl": url})
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host or parts.scheme not in ("https", "http"):
+        raise ServiceError("download URL must be an absolute https:// URL", {"downloadUrl": url})
+    if parts.scheme == "http" and host not in LOCAL_HOSTS:
+        raise ServiceError("download URL must use https (http is allowed only for localhost)",
+                           {"downloadUrl": url})
+    return url
+
+
+def trigger_agent_update(
+    node: VectorNode,
+    target_version: str,
+    download_url: str,
+    checksum: str,
+    *,
+    actor: Actor | None = None,
+) -> VectorNode:
+    """Ask the node's agent to replace itself with ``target_version`` on its next poll."""
+    if node.deployment_mode == DeploymentMode.DOCKER:
+        raise ServiceError(
+            f"node {node.name!r} runs in Docker: update its container image instead of "
+            "the agent binary"
+        )
+    target_version = (target_version or "").strip()
+    if not target_version or len(target_version) > MAX_VERSION:
+        raise ServiceError(f"target version must be 1-{MAX_VERSION} characters",
+                           {"targetVersion": target_version})
+    download_url = _check_download_url(download_url)
+    checksum = (checksum or "").strip().lower()
+    if not CHECKSUM_RE.match(checksum):
+        raise ServiceError("checksum must be sha256: followed by 64 hex digits",
+                           {"checksum": checksum})
+    action = {"type": "self_update", "targetVersion": target_version,
+              "downloadUrl": download_url, "checksum": checksum}
+    before = {"pendingAction": node.pending_action, "lastUpdateError": node.last_update_error}
+    node.pending_action = action
+    node.last_update_error = None
+    db.session.flush()
+    _audit("node.update_triggered", node, actor, before, {"pendingAction": action})
+    emit("node.updated", team_id=node.environment.team_id, environment_id=node.environment_id,
+         node_id=node.id, payload={"pendingAction": action})
+    return node
+
+
+def cancel_pending_action(node: VectorNode, *, actor: Actor | None = None) -> VectorNode:
+    """Withdraw a pending action the agent has not acted on yet."""
+    if node.pending_action is None:
+        return node
+    before = {"pendingAction": node.pending_action}
+    node.pending_action = None
+    db.session.flush()
+    _audit("node.pending_action_cancelled", node, actor, before, {"pendingAction": None})
+    emit("node.updated", team_id=node.environment.team_id, environment_id=node.environment_id,
+         node_id=node.id, payload={"pendingAction": None})
+    return node
