@@ -33,9 +33,10 @@ def commit_or_fail(fn, *args, **kwargs):
 
 def register(app) -> None:
     """Attach the command groups to the app."""
-    from . import accounts
+    from . import accounts, nodes
 
-    for command in (accounts.users, accounts.teams, accounts.envs, accounts.init_command):
+    for command in (accounts.users, accounts.teams, accounts.envs, accounts.init_command,
+                    nodes.nodes):
         app.cli.add_command(command)
 
     from .simulate import simulate_command

@@ -12,12 +12,14 @@ from .fleet import (
     SecretBackend,
     VectorNode,
 )
+from .maintenance import DrainState, ExitKind, MaintenancePeriod
 from .pipelines import LogLevel, NodePipelineStatus, Pipeline, PipelineVersion, ProcessStatus, Secret
 from .settings import SystemSettings
 from .tokens import ApiToken
 
 __all__ = [
-    "ApiToken", "AuditLog", "DeploymentMode", "Environment", "Event", "LogLevel", "NodeMetric",
+    "ApiToken", "AuditLog", "DeploymentMode", "DrainState", "Environment", "Event", "ExitKind",
+    "LogLevel", "MaintenancePeriod", "NodeMetric",
     "NodePipelineStatus", "NodeStatus", "NodeStatusEvent", "Pipeline", "PipelineVersion",
     "ProcessStatus", "Role", "Secret", "SecretBackend", "SystemSettings", "Team", "TeamMember",
     "User", "VectorNode", "utcnow",

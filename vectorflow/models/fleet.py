@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .base import IdColumn, UTCDateTime, new_id, utcnow
+from .maintenance import DrainState
 
 
 class SecretBackend(str, enum.Enum):
@@ -92,6 +93,18 @@ class VectorNode(db.Model):
     # SHA-256 hex of the node token: one indexed lookup authenticates an agent.
     node_token_digest: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Maintenance (see services.maintenance): a node in maintenance is sent no pipelines.
+    maintenance_mode: Mapped[bool] = mapped_column(
+        sa.Boolean, default=False, server_default=sa.false()
+    )
+    maintenance_mode_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    maintenance_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    maintenance_by_label: Mapped[str | None] = mapped_column(sa.String(254))
+    maintenance_by_id: Mapped[str | None] = mapped_column(sa.String(40))
+    # Scheduled end; the sweep ends maintenance once it has passed.
+    maintenance_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    drain_state: Mapped[DrainState | None] = mapped_column(sa.Enum(DrainState, name="drain_state"))
+    drained_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     environment: Mapped[Environment] = relationship(back_populates="nodes")
     pipeline_statuses: Mapped[list["NodePipelineStatus"]] = relationship(  # noqa: F821
