@@ -1,2 +1,77 @@
-"""Agent endpoints: enroll, config, heartbeat, push."""
-from . import bp  # noqa: F401
+"""Agent endpoints: enroll, config, heartbeat (see shared/agent-protocol.md).
+
+JSON only, no cookies. Every route but enroll authenticates with the node's bearer token
+through ``node_required``; the authenticated node is ``current_node()``.
+"""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, jsonify, request
+
+from ..extensions import db
+from ..models import VectorNode
+from ..security import bearer_token
+from ..services.agent import (
+    agent_config,
+    authenticate_node,
+    enroll_node,
+    record_heartbeat,
+)
+from . import bp
+from .schemas import parse_enroll, parse_heartbeat
+
+
+def node_required(view):
+    """Authenticate the agent by its node token; 401 ``{"error": "Unauthorized"}`` otherwise."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        node = authenticate_node(bearer_token(request.headers.get("Authorization")))
+        if node is None:
+            response = jsonify({"error": "Unauthorized"})
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response, 401
+        g.agent_node = node
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def current_node() -> VectorNode:
+    """Return the node authenticated for this request by ``node_required``."""
+    return g.agent_node
+
+
+def _json_body():
+    # The agent always sends JSON; don't insist on the Content-Type header to read it.
+    return request.get_json(force=True, silent=True)
+
+
+@bp.post("/enroll")
+def enroll():
+    node, token = enroll_node(parse_enroll(_json_body()))
+    db.session.commit()
+    return jsonify({
+        "nodeId": node.id,
+        "nodeToken": token,
+        "environmentId": node.environment.id,
+        "environmentName": node.environment.name,
+    }), 200
+
+
+@bp.get("/config")
+@node_required
+def config():
+    response = jsonify(agent_config(current_node()))
+    # The body carries secret values: never keep it in a cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/heartbeat")
+@node_required
+def heartbeat():
+    record_heartbeat(current_node(), parse_heartbeat(_json_body()))
+    db.session.commit()
+    return jsonify({"ok": True})

@@ -109,8 +109,10 @@ def init_app(app) -> None:
 
     @app.before_request
     def authenticate_bearer_and_check_csrf():
-        if request.blueprint == "agent":
-            return None  # agents authenticate with node tokens in their own blueprint
+        if request.blueprint == "agent" or request.path.startswith("/api/agent/"):
+            # Agents authenticate with node tokens in their own blueprint (the path test covers
+            # requests that matched no agent route, e.g. a wrong method, so they get 405/404).
+            return None
         header = request.headers.get("Authorization")
         if header is not None and request.path.startswith("/api/"):
             raw = bearer_token(header)

@@ -1,0 +1,290 @@
+"""The agent side of the fleet: enrollment, node-token authentication, config and heartbeats.
+
+Hot paths (config poll, heartbeat) run a fixed number of queries whatever the fleet size,
+and the config poll never writes.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..models import (
+    Environment,
+    NodeMetric,
+    NodePipelineStatus,
+    NodeStatus,
+    NodeStatusEvent,
+    Pipeline,
+    ProcessStatus,
+    SecretBackend,
+    SystemSettings,
+    VectorNode,
+    utcnow,
+)
+from ..security import NODE_PREFIX, digests_match, generate_token, token_digest
+from . import ServiceError
+from .actors import Actor
+from .audit import record
+from .config_render import render_environment_pipelines
+from .events import emit
+
+if TYPE_CHECKING:
+    from ..agent.schemas import EnrollRequest, HeartbeatRequest
+
+# Host metrics: one history point per bucket (the newest point is refreshed by each heartbeat
+# inside its bucket), kept for a day: at most 288 rows per node.
+METRIC_BUCKET = timedelta(minutes=5)
+METRIC_RETENTION = timedelta(hours=24)
+
+
+class InvalidEnrollmentToken(ServiceError):
+    status_code = 401
+
+
+# --- enrollment and authentication ---------------------------------------------------------
+
+
+def find_environment_by_enrollment_token(token: str) -> Environment | None:
+    """Return the environment whose current enrollment token this is (one indexed lookup)."""
+    env = db.session.scalar(
+        sa.select(Environment).where(Environment.enrollment_token_digest == token_digest(token))
+    )
+    if env is None or not digests_match(env.enrollment_token_digest, token):
+        return None
+    return env
+
+
+def enroll_node(request: EnrollRequest) -> tuple[VectorNode, str]:
+    """Enroll a new node with an environment's token; return it and its node token (shown once)."""
+    env = find_environment_by_enrollment_token(request.token)
+    if env is None:
+        raise InvalidEnrollmentToken("Invalid enrollment token")
+    token = generate_token(NODE_PREFIX)
+    now = utcnow()
+    node = VectorNode(
+        environment=env,
+        name=request.hostname,
+        host=request.hostname,
+        status=NodeStatus.HEALTHY,
+        enrolled_at=now,
+        last_heartbeat=now,
+        last_seen=now,
+        os=request.os,
+        agent_version=request.agent_version,
+        vector_version=request.vector_version,
+        labels=request.labels or {},
+        node_token_digest=token_digest(token),
+    )
+    db.session.add(node)
+    db.session.flush()
+    after = {"name": node.name, "host": node.host, "os": node.os,
+             "agentVersion": node.agent_version, "vectorVersion": node.vector_version,
+             "labels": node.labels}
+    record("node.enrolled", entity_type="node", entity_id=node.id, team_id=env.team_id,
+           environment_id=env.id, after=after, actor=Actor("agent", node.id, node.host))
+    emit("node.enrolled", team_id=env.team_id, environment_id=env.id, node_id=node.id,
+         payload={"name": node.name, "host": node.host, "status": node.status.value})
+    return node, token
+
+
+def authenticate_node(raw_token: str | None) -> VectorNode | None:
+    """Return the node holding this bearer token, with its environment loaded, or None."""
+    if not raw_token:
+        return None
+    node = db.session.scalar(
+        sa.select(VectorNode)
+        .options(joinedload(VectorNode.environment))
+        .where(VectorNode.node_token_digest == token_digest(raw_token))
+    )
+    if node is None or not digests_match(node.node_token_digest, raw_token):
+        return None
+    return node
+
+
+# --- config ----------------------------------------------------------------------------------
+
+
+def desired_pipelines(node: VectorNode) -> list[dict]:
+    """Return the pipeline entries this node should run now (the config's ``pipelines``)."""
+    return render_environment_pipelines(node.environment)
+
+
+def agent_config(node: VectorNode) -> dict:
+    """Return the body of GET /api/agent/config for a node; reads only, never writes."""
+    env = node.environment
+    config = {
+        "pipelines": desired_pipelines(node),
+        "pollIntervalMs": SystemSettings.get().fleet_poll_interval_ms,
+        "secretBackend": env.secret_backend.value,
+    }
+    if env.secret_backend != SecretBackend.BUILTIN:
+        config["secretBackendConfig"] = dict(env.secret_backend_config or {})
+    if node.pending_action:
+        config["pendingAction"] = node.pending_action
+    return config
+
+
+# --- heartbeat -------------------------------------------------------------------------------
+
+_VERSION_PART = re.compile(r"(\d+)")
+
+
+def _version_key(version: str) -> tuple[int, ...] | None:
+    parts = []
+    for piece in version.strip().lstrip("vV").split("-", 1)[0].split("+", 1)[0].split("."):
+        match = _VERSION_PART.match(piece)
+        if match is None:
+            return None
+        parts.append(int(match.group(1)))
+    return tuple(parts) if parts else None
+
+
+def is_version_older(current: str, target: str) -> bool:
+    """Return whether dotted version ``current`` is older than ``target`` (``dev`` never is)."""
+    a, b = _version_key(current), _version_key(target)
+    if a is None or b is None:
+        return False
+    width = max(len(a), len(b))
+    return a + (0,) * (width - len(a)) < b + (0,) * (width - len(b))
+
+
+def set_node_status(node: VectorNode, status: NodeStatus, reason: str) -> bool:
+    """Move a node to ``status``, recording the transition and its event; False if unchanged."""
+    previous = node.status
+    if previous == status:
+        return False
+    node.status = status
+    db.session.add(NodeStatusEvent(node_id=node.id, from_status=previous, to_status=status,
+                                   reason=reason[:200]))
+    emit("node.status_changed", team_id=node.environment.team_id,
+         environment_id=node.environment_id, node_id=node.id,
+         payload={"from": previous.value, "to": status.value, "reason": reason})
+    return True
+
+
+def _replace_pipeline_statuses(node: VectorNode, heartbeat: HeartbeatRequest, now: datetime):
+    reported = {r.pipeline_id: r for r in heartbeat.pipelines}
+    known = set()
+    if reported:
+        known = set(db.session.scalars(
+            sa.select(Pipeline.id).where(Pipeline.environment_id == node.environment_id,
+                                         Pipeline.id.in_(sorted(reported)))
+        ))
+    existing = {
+        row.pipeline_id: row
+        for row in db.session.scalars(
+            sa.select(NodePipelineStatus).where(NodePipelineStatus.node_id == node.id)
+        )
+    }
+    changes = []
+    for pipeline_id, row in existing.items():
+        if pipeline_id not in known:
+            changes.append((pipeline_id, row.status.value, None, None))
+            db.session.delete(row)
+    for pipeline_id in sorted(known):
+        report = reported[pipeline_id]
+        row = existing.get(pipeline_id)
+        if row is None:
+            row = NodePipelineStatus(node_id=node.id, pipeline_id=pipeline_id)
+            db.session.add(row)
+            changes.append((pipeline_id, None, report.status.value, report.version))
+        elif (row.status, row.version, row.config_checksum) != (
+                report.status, report.version, report.config_checksum):
+            changes.append((pipeline_id, row.status.value, report.status.value, report.version))
+        row.version = report.version
+        row.status = report.status
+        row.pid = report.pid
+        row.uptime_seconds = report.uptime_seconds
+        for column in ("events_in", "events_out", "errors_total", "events_discarded",
+                       "bytes_in", "bytes_out"):
+            setattr(row, column, report.counters.get(column, 0))
+        row.utilization = report.utilization
+        row.recent_logs = report.recent_logs
+        row.config_checksum = report.config_checksum
+        row.last_updated = now
+    crashed = any(reported[p].status == ProcessStatus.CRASHED for p in known)
+    return changes, crashed
+
+
+def _store_host_metrics(node: VectorNode, metrics: dict, now: datetime) -> None:
+    newest = db.session.scalar(
+        sa.select(NodeMetric).where(NodeMetric.node_id == node.id)
+        .order_by(NodeMetric.created_at.desc()).limit(1)
+    )
+    if newest is not None and now - newest.created_at < METRIC_BUCKET:
+        newest.data = metrics
+        return
+    db.session.add(NodeMetric(node_id=node.id, data=metrics, created_at=now))
+    # Once per bucket: drop this node's points that fell out of the window (indexed range).
+    db.session.execute(
+        sa.delete(NodeMetric).where(NodeMetric.node_id == node.id,
+                                    NodeMetric.created_at < now - METRIC_RETENTION)
+    )
+
+
+def _settle_pending_action(node: VectorNode, heartbeat: HeartbeatRequest) -> dict | None:
+    action = node.pending_action
+    if heartbeat.update_error:
+        node.last_update_error = heartbeat.update_error
+    if not action or action.get("type") != "self_update":
+        return None
+    if heartbeat.update_error:
+        node.pending_action = None
+        return {"pendingAction": None, "updateError": heartbeat.update_error}
+    target = action.get("targetVersion")
+    if heartbeat.agent_version and (not isinstance(target, str)
+                                    or not is_version_older(heartbeat.agent_version, target)):
+        node.pending_action = None
+        node.last_update_error = None
+        return {"pendingAction": None, "agentVersion": heartbeat.agent_version}
+    return None
+
+
+def record_heartbeat(node: VectorNode, heartbeat: HeartbeatRequest,
+                     now: datetime | None = None) -> None:
+    """Apply a validated heartbeat to its node in the current transaction."""
+    now = now or utcnow()
+    node.last_heartbeat = now
+    node.last_seen = now
+    if heartbeat.agent_version is not None:
+        node.agent_version = heartbeat.agent_version
+    if heartbeat.vector_version is not None:
+        node.vector_version = heartbeat.vector_version
+    if heartbeat.deployment_mode is not None:
+        node.deployment_mode = heartbeat.deployment_mode
+    if heartbeat.running_as is not None:
+        node.running_as = heartbeat.running_as or None
+    if heartbeat.labels is not None and heartbeat.labels != node.labels:
+        node.labels = heartbeat.labels
+
+    changes, crashed = _replace_pipeline_statuses(node, heartbeat, now)
+    if heartbeat.host_metrics is not None:
+        _store_host_metrics(node, heartbeat.host_metrics, now)
+    settled = _settle_pending_action(node, heartbeat)
+
+    if crashed:
+        set_node_status(node, NodeStatus.DEGRADED, "a pipeline reported CRASHED")
+    else:
+        set_node_status(node, NodeStatus.HEALTHY, "heartbeat received")
+
+    scope = {"team_id": node.environment.team_id, "environment_id": node.environment_id,
+             "node_id": node.id}
+    for pipeline_id, before, after, version in changes:
+        emit("node.pipeline_status_changed", **scope,
+             payload={"pipelineId": pipeline_id, "from": before, "to": after, "version": version})
+    if settled is not None:
+        emit("node.updated", **scope, payload=settled)
+    db.session.flush()
+
+
+def latest_host_metrics(node_id: str) -> NodeMetric | None:
+    """Return the newest host-metrics sample of a node (its ``data`` and ``created_at``)."""
+    return db.session.scalar(
+        sa.select(NodeMetric).where(NodeMetric.node_id == node_id)
+        .order_by(NodeMetric.created_at.desc()).limit(1)
+    )
