@@ -10,14 +10,13 @@ from vectorflow.models import (
     Pipeline,
     PipelineVersion,
     Role,
-    Secret,
     Team,
     TeamMember,
     User,
     VectorNode,
     utcnow,
 )
-from vectorflow.security import NODE_PREFIX, encrypt, generate_token, token_digest
+from vectorflow.security import NODE_PREFIX, generate_token, token_digest
 
 PASSWORD = "correct-horse-battery"
 _HASHES: dict[str, str] = {}
@@ -74,33 +73,6 @@ def make_node(env: Environment, name: str = "node-1", **kwargs) -> tuple[VectorN
     return node, token
 
 
-DEMO_YAML = """sources:
-  demo:
-    type: demo_logs
-    format: json
-sinks:
-  out:
-    type: console
-    inputs: [demo]
-    encoding:
-      codec: json
-"""
-
-
-def make_pipeline(env: Environment, name: str = "logs", config_yaml: str = DEMO_YAML, *,
-                  deployed: bool = True, versions: int = 1, log_level=None,
-                  draft_yaml: str | None = None) -> Pipeline:
-    """Create a pipeline with ``versions`` versions (all with ``config_yaml``), deployed or not."""
-    now = utcnow()
-    pipeline = Pipeline(environment=env, name=name, draft_yaml=draft_yaml or config_yaml,
-                        deployed=deployed, deployed_at=now if deployed else None)
-    db.session.add(pipeline)
-    db.session.flush()
-    for number in range(1, versions + 1):
-        add_version(pipeline, config_yaml, version=number, log_level=log_level)
-    return pipeline
-
-
 def add_version(pipeline: Pipeline, config_yaml: str, *, version: int | None = None,
                 log_level=None) -> PipelineVersion:
     """Add the next version of a pipeline (the way a deploy snapshots the draft)."""
@@ -112,14 +84,6 @@ def add_version(pipeline: Pipeline, config_yaml: str, *, version: int | None = N
     db.session.flush()
     db.session.expire(pipeline, ["versions"])
     return row
-
-
-def make_secret(env: Environment, name: str, value: str) -> Secret:
-    """Create an environment secret (stored encrypted)."""
-    secret = Secret(environment=env, name=name, encrypted_value=encrypt(value))
-    db.session.add(secret)
-    db.session.flush()
-    return secret
 
 
 @dataclass

@@ -67,8 +67,8 @@ def test_a_deployed_pipeline_is_sent_at_its_latest_version_with_the_yaml_checksu
         "pipelineId": pipeline.id,
         "pipelineName": "Production Logs",
         "version": 3,
-        "configYaml": factories.DEMO_YAML,
-        "checksum": hashlib.sha256(factories.DEMO_YAML.encode()).hexdigest(),
+        "configYaml": factories.SIMPLE_CONFIG,
+        "checksum": hashlib.sha256(factories.SIMPLE_CONFIG.encode()).hexdigest(),
         "logLevel": "DEBUG",
     }
 
@@ -104,7 +104,7 @@ def test_a_new_version_changes_the_yaml_version_and_checksum(agent, world):
     pipeline = factories.make_pipeline(world.env, "logs")
     db.session.commit()
     [before] = pipelines_of(agent)
-    factories.add_version(pipeline, factories.DEMO_YAML.replace("json", "text"))
+    factories.add_version(pipeline, factories.SIMPLE_CONFIG.replace("json", "text"))
     db.session.commit()
     [after] = pipelines_of(agent)
     assert after["version"] == 2
@@ -268,3 +268,14 @@ def test_another_nodes_token_answers_for_that_node_only(make_agent, world):
     factories.make_pipeline(world.env, "mine")
     other_env_agent = make_agent("other", env=world.other_env)
     assert other_env_agent.config().get_json()["pipelines"] == []
+
+
+def test_a_node_in_maintenance_gets_no_pipelines_but_the_rest_of_its_config(agent, world):
+    factories.make_pipeline(world.env, "logs")
+    agent.node.pending_action = {"type": "self_update", "targetVersion": "2.0.1",
+                                 "downloadUrl": "https://u.example/vf-agent", "checksum": "sha256:a"}
+    db.session.commit()
+    normal = agent.config().get_json()
+    agent.node.maintenance_mode = True
+    db.session.commit()
+    assert agent.config().get_json() == {**normal, "pipelines": []}

@@ -111,6 +111,8 @@ def authenticate_node(raw_token: str | None) -> VectorNode | None:
 
 def desired_pipelines(node: VectorNode) -> list[dict]:
     """Return the pipeline entries this node should run now (the config's ``pipelines``)."""
+    if node.maintenance_mode:
+        return []  # the agent stops every pipeline; the rest of the config is unchanged
     return render_environment_pipelines(node.environment)
 
 
