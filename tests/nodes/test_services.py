@@ -2,7 +2,14 @@
 import pytest
 import sqlalchemy as sa
 
-from vectorflow.models import AuditLog, DeploymentMode, Event, NodeStatus, NodeStatusEvent, VectorNode
+from vectorflow.models import (
+    AuditLog,
+    DeploymentMode,
+    Event,
+    NodeStatus,
+    NodeStatusEvent,
+    VectorNode,
+)
 from vectorflow.services import ServiceError
 from vectorflow.services import nodes as svc
 

@@ -18,7 +18,7 @@ UPDATE_FIELDS = {"targetVersion": "target_version", "downloadUrl": "download_url
 
 
 @bp.app_template_filter("duration")
-def duration(seconds: int | float | None) -> str:
+def duration(seconds: float | None) -> str:
     """Format seconds as "3d 4h", "2h 5m", "4m 10s" or "12s"."""
     if seconds is None:
         return "—"
