@@ -155,3 +155,15 @@ def make_secret(env: Environment, name: str, value: str = "s3cr3t-value"):
     db.session.add(secret)
     db.session.flush()
     return secret
+
+
+def make_api_token(user: User) -> str:
+    """Create a personal API token that acts as ``user``; return the token (committed)."""
+    from vectorflow.models import ApiToken
+    from vectorflow.security import API_PREFIX, token_hint
+
+    raw = generate_token(API_PREFIX)
+    db.session.add(ApiToken(name=f"{user.email} script", token_digest=token_digest(raw),
+                            token_hint=token_hint(raw), user_id=user.id))
+    db.session.commit()
+    return raw
