@@ -7,3 +7,4 @@ bp = Blueprint("agent", __name__, url_prefix="/api/agent")
 csrf.exempt(bp)
 
 from . import views  # noqa: E402,F401
+from . import push  # noqa: E402,F401
