@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy as sa
+from flask import g
 from flask.testing import FlaskClient
 
 from vectorflow import create_app
@@ -172,6 +173,8 @@ def login_as(client, world):
         with client.session_transaction() as session:
             session["_user_id"] = user.id
             session["_fresh"] = True
+        # Requests share the test's app context, so forget the user Flask-Login cached in g.
+        g.pop("_login_user", None)
         return user
 
     return login

@@ -71,10 +71,12 @@ def register_blueprints(app: Flask) -> None:
     from .nodes import bp as nodes_bp
     from .pipelines import bp as pipelines_bp
     from .teams import bp as teams_bp
+    from .tokens import bp as tokens_bp
 
     for bp in (auth_bp, teams_bp, fleet_bp, nodes_bp, matrix_bp, agent_bp, api_bp, events_bp):
         app.register_blueprint(bp)
     app.register_blueprint(pipelines_bp)
+    app.register_blueprint(tokens_bp)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -6,7 +6,7 @@ checks apply only to cookie sessions.
 from __future__ import annotations
 
 from flask import g, request
-from flask_login import AnonymousUserMixin
+from flask_login import AnonymousUserMixin, current_user
 
 from ..extensions import csrf, db, login_manager
 from ..models import ApiToken, Role, User, utcnow
@@ -109,6 +109,9 @@ def init_app(app) -> None:
 
     @app.before_request
     def authenticate_bearer_and_check_csrf():
+        # Each request names its caller afresh (g can outlive a request when an app context
+        # is reused, as in tests; a cached caller must never carry over).
+        g.pop("_login_user", None)
         if request.blueprint == "agent" or request.path.startswith("/api/agent/"):
             # Agents authenticate with node tokens in their own blueprint (the path test covers
             # requests that matched no agent route, e.g. a wrong method, so they get 405/404).
@@ -123,5 +126,7 @@ def init_app(app) -> None:
                 return render_error(401)
             g._login_user = principal
             return None
+        if request.path.startswith("/api/") and not current_user.is_authenticated:
+            return None  # no session to forge: the view answers 401 (a CSRF 400 would mislead)
         csrf.protect()
         return None

@@ -39,6 +39,11 @@ def register(app) -> None:
                     nodes.nodes):
         app.cli.add_command(command)
 
+    from . import audit, tokens
+
+    for command in (tokens.tokens, audit.audit_command):
+        app.cli.add_command(command)
+
     from .simulate import simulate_command
 
     app.cli.add_command(simulate_command)

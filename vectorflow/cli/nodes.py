@@ -1,4 +1,4 @@
-"""CLI: nodes of the fleet."""
+"""CLI: nodes of the fleet (list, show, maintenance)."""
 from __future__ import annotations
 
 import click
@@ -6,9 +6,11 @@ import sqlalchemy as sa
 from flask.cli import with_appcontext
 
 from ..extensions import db
-from ..models import VectorNode
+from ..models import Environment, VectorNode
+from ..services import ServiceError
 from ..services.actors import Actor
 from . import commit_or_fail
+from .output import echo_json, echo_table, when
 
 
 @click.group(help="Manage enrolled nodes.")
@@ -53,3 +55,78 @@ def nodes_maintenance(node, state, reason, until, force):
         click.echo(f"{target.name} is in maintenance{extra}; its agent stops all pipelines on its next poll")
     else:
         click.echo(f"{target.name} left maintenance; its agent starts its pipelines on its next poll")
+
+
+def find_environment_or_fail(name_or_id: str) -> Environment:
+    """Return the environment with this id or unique name, or fail with a one-line error."""
+    from ..services.environments import find_environment
+
+    try:
+        env = find_environment(name_or_id)
+    except ServiceError as err:
+        raise click.ClickException(err.message) from None
+    if env is None:
+        raise click.ClickException(f"no environment with id or name {name_or_id!r}")
+    return env
+
+
+@nodes.command("list")
+@click.option("--env", "env_ref", default=None, help="Only this environment (name or id).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (as the REST API does).")
+@with_appcontext
+def nodes_list(env_ref, as_json):
+    """List nodes with their status."""
+    from ..api.nodes import NODE_LOAD
+    from ..api.serializers import node_json
+
+    query = sa.select(VectorNode).options(*NODE_LOAD).order_by(VectorNode.name, VectorNode.id)
+    if env_ref:
+        query = query.where(VectorNode.environment_id == find_environment_or_fail(env_ref).id)
+    rows = db.session.scalars(query).all()
+    if as_json:
+        echo_json([node_json(n) for n in rows])
+        return
+    echo_table(["id", "name", "environment", "status", "last seen", "agent", "pipelines", "labels"],
+               [node_row(n) for n in rows], empty="no nodes")
+
+
+def node_row(node: VectorNode) -> list:
+    """One row of the node table."""
+    running = sum(1 for s in node.pipeline_statuses if s.status.value == "RUNNING")
+    labels = ",".join(f"{k}={v}" for k, v in sorted((node.labels or {}).items()))
+    status = "MAINTENANCE" if getattr(node, "maintenance_mode", False) else node.status.value
+    return [node.id, node.name, node.environment.name, status, when(node.last_seen),
+            node.agent_version or "-", f"{running}/{len(node.pipeline_statuses)} running",
+            labels or "-"]
+
+
+@nodes.command("show")
+@click.argument("node_ref", metavar="NODE")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (as the REST API does).")
+@with_appcontext
+def nodes_show(node_ref, as_json):
+    """Show one node (by id or name) with its pipelines."""
+    from ..api.serializers import node_json
+
+    data = node_json(find_node(node_ref))
+    if as_json:
+        echo_json(data)
+        return
+    for key in ("id", "name", "host", "environmentName", "status", "lastSeen", "lastHeartbeat",
+                "agentVersion", "vectorVersion", "os", "deploymentMode"):
+        click.echo(f"{key + ':':<16} {data[key] if data[key] is not None else '-'}")
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(data["labels"].items()))
+    click.echo(f"{'labels:':<16} {labels or '-'}")
+    if data.get("maintenanceMode"):
+        reason = f" ({data['maintenanceReason']})" if data.get("maintenanceReason") else ""
+        click.echo(f"{'maintenance:':<16} since {data['maintenanceModeAt']}{reason}")
+    if data["pendingAction"]:
+        action = data["pendingAction"]
+        click.echo(f"{'pendingAction:':<16} {action.get('type')} {action.get('targetVersion', '')}".rstrip())
+    if data["lastUpdateError"]:
+        click.echo(f"{'updateError:':<16} {data['lastUpdateError']}")
+    click.echo("")
+    echo_table(["pipeline", "version", "status", "events in", "events out", "errors"],
+               [[s["pipelineName"], s["version"], s["status"], s["eventsIn"], s["eventsOut"],
+                 s["errorsTotal"]] for s in data["pipelineStatuses"]],
+               empty="no pipeline statuses reported")

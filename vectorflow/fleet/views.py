@@ -1,30 +1,64 @@
-import sqlalchemy as sa
-from flask import render_template
+"""The fleet table: every node the user can see, paginated and filtered server-side."""
+from flask import has_request_context, render_template, request
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from ..extensions import db
-from ..guards import require_login
-from ..models import Environment, VectorNode
+from ..guards import get_node_or_404, require_login
+from ..models import NodeStatus, VectorNode
+from ..pagination import page_number, paginate, url_with
+from ..services import nodes as node_service
 from . import bp
 
+PER_PAGE = 100
+MAX_SEARCH = 100
 
-def visible_nodes_query():
-    """Nodes of the environments the current user can see."""
-    query = (
-        sa.select(VectorNode)
-        .join(Environment)
-        .options(selectinload(VectorNode.environment))
-        .order_by(Environment.name, VectorNode.name)
-    )
-    ids = current_user.team_ids()
-    if ids is not None:
-        query = query.where(Environment.team_id.in_(ids))
-    return query
+bp.add_app_template_global(url_with, "url_with")
+
+
+def _cutoff():
+    """Return the unreachable cutoff, computed once per request (one settings query)."""
+    if not has_request_context():
+        return node_service.unreachable_cutoff()
+    key = "vectorflow.unreachable_cutoff"
+    if key not in request.environ:
+        request.environ[key] = node_service.unreachable_cutoff()
+    return request.environ[key]
+
+
+@bp.app_template_global("node_status")
+def node_status(node: VectorNode) -> NodeStatus:
+    """Return the node's effective status for display (stale heartbeat -> Unreachable)."""
+    return node_service.effective_status(node, _cutoff())
 
 
 @bp.get("/")
 @require_login
 def index():
-    nodes = db.session.scalars(visible_nodes_query()).all()
-    return render_template("fleet/index.html", nodes=nodes)
+    environments = node_service.visible_environments(current_user)
+    env_id = request.args.get("env", "")
+    if env_id not in {env.id for env in environments}:
+        env_id = ""
+    try:
+        status = NodeStatus(request.args.get("status", "").upper())
+    except ValueError:
+        status = None
+    search = request.args.get("q", "").strip()[:MAX_SEARCH]
+    cutoff = _cutoff()
+
+    unfiltered = node_service.visible_nodes(current_user, environment_id=env_id, search=search)
+    counts = node_service.status_counts(unfiltered, cutoff)
+    query = node_service.visible_nodes(current_user, environment_id=env_id, status=status,
+                                       search=search, cutoff=cutoff)
+    page = paginate(query, page_number(request.args.get("page")), PER_PAGE,
+                    options=(selectinload(VectorNode.environment),))
+    return render_template(
+        "fleet/index.html", page=page, nodes=page.items, environments=environments,
+        counts=counts, filters={"env": env_id, "status": status.value if status else "", "q": search},
+    )
+
+
+@bp.get("/fleet/rows/<node_id>")
+@require_login
+def row(node_id):
+    """Render one fleet row (live updates re-fetch rows one at a time)."""
+    return render_template("fleet/_row.html", node=get_node_or_404(node_id))

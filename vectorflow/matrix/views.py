@@ -1,23 +1,70 @@
+"""The deployment matrix: deployed pipelines x the nodes of one environment."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 import sqlalchemy as sa
-from flask import redirect, render_template, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..extensions import db
 from ..guards import get_environment_or_404, require_login
-from ..models import Environment
+from ..models import NodePipelineStatus, Pipeline, PipelineVersion, VectorNode
+from ..pagination import page_number, paginate
+from ..services.config_render import render_environment_pipelines
+from ..services.nodes import visible_environments
+from ..services.pipelines import latest_versions
 from . import bp
+
+NODES_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One node's state for one pipeline: absent, ok, outdated (older version) or drift."""
+
+    node_id: str
+    pipeline_id: str
+    status: NodePipelineStatus | None
+    state: str
+    title: str
+
+
+def build_cell(node_id: str, pipeline: Pipeline, status: NodePipelineStatus | None,
+               latest: PipelineVersion | None, expected_checksum: str | None) -> Cell:
+    """Classify what a node runs for a pipeline against what is deployed."""
+    if status is None:
+        return Cell(node_id, pipeline.id, None, "absent", "Not running on this node")
+    title = f"{status.status.value.title()} · v{status.version}"
+    if latest is not None and status.version < latest.version:
+        return Cell(node_id, pipeline.id, status, "outdated",
+                    f"{title} · Deployed v{status.version}, latest v{latest.version}")
+    if (expected_checksum and status.config_checksum
+            and latest is not None and status.version == latest.version
+            and status.config_checksum != expected_checksum):
+        return Cell(node_id, pipeline.id, status, "drift",
+                    f"{title} · config checksum {status.config_checksum[:12]}… differs from the "
+                    f"deployed {expected_checksum[:12]}…")
+    return Cell(node_id, pipeline.id, status, "ok", title)
+
+
+def _expected_checksums(env) -> dict[str, str]:
+    """Return the checksum agents are sent for each deployed pipeline of ``env``."""
+    try:
+        return {e["pipelineId"]: e["checksum"] for e in render_environment_pipelines(env)}
+    except ValueError:  # a secret cannot be decrypted: compare versions only
+        return {}
 
 
 @bp.get("/")
 @require_login
 def index():
-    query = sa.select(Environment).order_by(Environment.name)
-    ids = current_user.team_ids()
-    if ids is not None:
-        query = query.where(Environment.team_id.in_(ids))
-    env = db.session.scalars(query.limit(1)).first()
+    environments = visible_environments(current_user)
+    wanted = request.args.get("env")
+    env = next((e for e in environments if e.id == wanted), None) or (
+        environments[0] if environments else None)
     if env is None:
-        return render_template("matrix/show.html", environment=None)
+        return render_template("matrix/show.html", environment=None, environments=[])
     return redirect(url_for("matrix.show", env_id=env.id))
 
 
@@ -25,4 +72,30 @@ def index():
 @require_login
 def show(env_id):
     env = get_environment_or_404(env_id)
-    return render_template("matrix/show.html", environment=env)
+    pipelines = db.session.scalars(
+        sa.select(Pipeline).where(Pipeline.environment_id == env.id, Pipeline.deployed.is_(True))
+        .order_by(Pipeline.name, Pipeline.id)
+    ).all()
+    latest = latest_versions(p.id for p in pipelines)
+    nodes = paginate(
+        sa.select(VectorNode).where(VectorNode.environment_id == env.id)
+        .order_by(VectorNode.name, VectorNode.id),
+        page_number(request.args.get("page")), NODES_PER_PAGE,
+    )
+    node_ids = [n.id for n in nodes.items]
+    statuses = {
+        (s.node_id, s.pipeline_id): s for s in db.session.scalars(
+            sa.select(NodePipelineStatus).where(NodePipelineStatus.node_id.in_(node_ids))
+        )
+    } if node_ids and pipelines else {}
+    expected = _expected_checksums(env) if statuses else {}
+    rows = [
+        (p, latest.get(p.id), [
+            build_cell(n.id, p, statuses.get((n.id, p.id)), latest.get(p.id), expected.get(p.id))
+            for n in nodes.items
+        ])
+        for p in pipelines
+    ]
+    return render_template("matrix/show.html", environment=env,
+                           environments=visible_environments(current_user), nodes=nodes,
+                           rows=rows)

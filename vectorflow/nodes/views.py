@@ -1,11 +1,196 @@
-from flask import render_template
+"""The node page: details, pipelines, host metrics, and admin actions."""
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, url_for
+from sqlalchemy.orm import selectinload
 
+from ..extensions import db
 from ..guards import get_node_or_404, require_login
+from ..models import NodeMetric, NodePipelineStatus, Pipeline, Role
+from ..services import ServiceError
+from ..services import nodes as node_service
+from ..services.pipelines import latest_versions
+from ..teams.forms import EmptyForm
 from . import bp
+from .forms import AgentUpdateForm, RenameForm
+
+UPDATE_FIELDS = {"targetVersion": "target_version", "downloadUrl": "download_url",
+                 "checksum": "checksum"}
+
+
+@bp.app_template_filter("duration")
+def duration(seconds: float | None) -> str:
+    """Format seconds as "3d 4h", "2h 5m", "4m 10s" or "12s"."""
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+@bp.app_template_filter("compact")
+def compact(value: int | None) -> str:
+    """Format a counter compactly: 950, 12.3k, 4.5M."""
+    if value is None:
+        return "—"
+    for limit, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.1f}{suffix}"
+    return str(value)
+
+
+def host_metrics(node_id: str) -> dict | None:
+    """Summarise the latest host metrics; rates (CPU, network) need the sample before it."""
+    samples = db.session.scalars(
+        sa.select(NodeMetric).where(NodeMetric.node_id == node_id)
+        .order_by(NodeMetric.created_at.desc(), NodeMetric.id.desc()).limit(2)
+    ).all()
+    if not samples:
+        return None
+    now, before = samples[0], samples[1] if len(samples) > 1 else None
+    data, prev = now.data or {}, (before.data or {}) if before else {}
+    elapsed = (now.created_at - before.created_at).total_seconds() if before else 0
+
+    def share(used, total):
+        used, total = data.get(used), data.get(total)
+        if isinstance(used, (int, float)) and isinstance(total, (int, float)) and total > 0:
+            return {"used": used, "total": total, "pct": round(100 * used / total, 1)}
+        return None
+
+    def delta(key):
+        a, b = data.get(key), prev.get(key)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a >= b:
+            return a - b
+        return None
+
+    cpu = None
+    d_total, d_idle = delta("cpuSecondsTotal"), delta("cpuSecondsIdle")
+    if d_total is not None and d_idle is not None and d_total > 0:
+        cpu = round(max(0.0, min(100.0, 100 * (1 - d_idle / d_total))), 1)
+    rates = {}
+    if elapsed > 0:
+        for key in ("netRxBytes", "netTxBytes"):
+            d = delta(key)
+            rates[key] = d / elapsed if d is not None else None
+    return {
+        "at": now.created_at,
+        "cpu_pct": cpu,
+        "load": [data.get(k) for k in ("loadAvg1", "loadAvg5", "loadAvg15")],
+        "memory": share("memoryUsedBytes", "memoryTotalBytes"),
+        "disk": share("fsUsedBytes", "fsTotalBytes"),
+        "net_rx": data.get("netRxBytes"), "net_tx": data.get("netTxBytes"),
+        "net_rx_rate": rates.get("netRxBytes"), "net_tx_rate": rates.get("netTxBytes"),
+    }
+
+
+def _render(node, status=200, rename_form=None, update_form=None):
+    statuses = db.session.scalars(
+        sa.select(NodePipelineStatus).join(Pipeline)
+        .where(NodePipelineStatus.node_id == node.id)
+        .options(selectinload(NodePipelineStatus.pipeline)).order_by(Pipeline.name)
+    ).all()
+    action = node.pending_action or {}
+    return render_template(
+        "nodes/show.html", node=node, environment=node.environment, statuses=statuses,
+        latest=latest_versions(s.pipeline_id for s in statuses), metrics=host_metrics(node.id),
+        rename_form=rename_form or RenameForm(name=node.name),
+        update_form=update_form or AgentUpdateForm(
+            target_version=action.get("targetVersion", ""),
+            download_url=action.get("downloadUrl", ""), checksum=action.get("checksum", "")),
+        button=EmptyForm(),
+    ), status
 
 
 @bp.get("/<node_id>")
 @require_login
 def show(node_id):
-    node = get_node_or_404(node_id)
-    return render_template("nodes/show.html", node=node)
+    return _render(get_node_or_404(node_id))
+
+
+def _refused(node_id, err: ServiceError, **forms):
+    db.session.rollback()
+    flash(err.message, "error")
+    return _render(get_node_or_404(node_id, Role.ADMIN), err.status_code, **forms)
+
+
+@bp.post("/<node_id>/rename")
+@require_login
+def rename(node_id):
+    node = get_node_or_404(node_id, Role.ADMIN)
+    form = RenameForm()
+    if not form.validate_on_submit():
+        return _render(node, 400, rename_form=form)
+    try:
+        node_service.rename_node(node, form.name.data)
+        db.session.commit()
+    except ServiceError as err:
+        form.name.errors = [err.message]
+        return _refused(node_id, err, rename_form=form)
+    flash(f"Node renamed to {node.name}.", "success")
+    return redirect(url_for("nodes.show", node_id=node.id))
+
+
+@bp.post("/<node_id>/revoke-token")
+@require_login
+def revoke_token(node_id):
+    node = get_node_or_404(node_id, Role.ADMIN)
+    if not EmptyForm().validate_on_submit():
+        return _render(node, 400)
+    node_service.revoke_node_token(node)
+    db.session.commit()
+    flash("Token revoked: the agent is refused from its next call and must enroll again.",
+          "success")
+    return redirect(url_for("nodes.show", node_id=node.id))
+
+
+@bp.post("/<node_id>/delete")
+@require_login
+def delete(node_id):
+    node = get_node_or_404(node_id, Role.ADMIN)
+    if not EmptyForm().validate_on_submit():
+        return _render(node, 400)
+    name = node.name
+    node_service.delete_node(node)
+    db.session.commit()
+    flash(f"Node {name} deleted.", "success")
+    return redirect(url_for("fleet.index"))
+
+
+@bp.post("/<node_id>/agent-update")
+@require_login
+def trigger_update(node_id):
+    node = get_node_or_404(node_id, Role.ADMIN)
+    form = AgentUpdateForm()
+    if not form.validate_on_submit():
+        return _render(node, 400, update_form=form)
+    try:
+        node_service.trigger_agent_update(node, form.target_version.data, form.download_url.data,
+                                          form.checksum.data)
+        db.session.commit()
+    except ServiceError as err:
+        for key, field in UPDATE_FIELDS.items():
+            if key in err.details:
+                getattr(form, field).errors = [err.message]
+        return _refused(node_id, err, update_form=form)
+    flash(f"Agent update to {form.target_version.data.strip()} requested: the agent applies it "
+          "on its next poll.", "success")
+    return redirect(url_for("nodes.show", node_id=node.id))
+
+
+@bp.post("/<node_id>/pending-action/cancel")
+@require_login
+def cancel_action(node_id):
+    node = get_node_or_404(node_id, Role.ADMIN)
+    if not EmptyForm().validate_on_submit():
+        return _render(node, 400)
+    node_service.cancel_pending_action(node)
+    db.session.commit()
+    flash("Pending action cancelled.", "success")
+    return redirect(url_for("nodes.show", node_id=node.id))

@@ -1,4 +1,4 @@
-"""Admin actions on enrolled nodes: rename, revoke the token, delete, trigger a self-update.
+"""Nodes: listing with effective status, and admin actions (rename, revoke, delete, self-update).
 
 Every action is audited with before/after values; tokens and digests never are.
 """
@@ -11,7 +11,16 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import DeploymentMode, NodeStatus, NodeStatusEvent, SystemSettings, VectorNode, utcnow
+from ..models import (
+    DeploymentMode,
+    Environment,
+    NodeStatus,
+    NodeStatusEvent,
+    SystemSettings,
+    Team,
+    VectorNode,
+    utcnow,
+)
 from . import ServiceError
 from .actors import Actor
 from .audit import record
@@ -171,3 +180,52 @@ def cancel_pending_action(node: VectorNode, *, actor: Actor | None = None) -> Ve
     emit("node.updated", team_id=node.environment.team_id, environment_id=node.environment_id,
          node_id=node.id, payload={"pendingAction": None})
     return node
+
+
+def visible_environments(principal) -> list[Environment]:
+    """Return the environments of the teams ``principal`` belongs to (all for a superadmin)."""
+    query = sa.select(Environment).join(Team, Team.id == Environment.team_id)
+    ids = principal.team_ids()
+    if ids is not None:
+        query = query.where(Environment.team_id.in_(ids))
+    return list(db.session.scalars(query.order_by(Team.name, Environment.name)))
+
+
+def visible_nodes(
+    principal,
+    *,
+    environment_id: str | None = None,
+    status: NodeStatus | None = None,
+    search: str | None = None,
+    cutoff: datetime | None = None,
+) -> sa.Select:
+    """Return a query of the nodes ``principal`` may see, filtered, ordered for listing."""
+    query = sa.select(VectorNode).join(Environment, Environment.id == VectorNode.environment_id)
+    ids = principal.team_ids()
+    if ids is not None:
+        query = query.where(Environment.team_id.in_(ids))
+    if environment_id:
+        query = query.where(VectorNode.environment_id == environment_id)
+    if search:
+        needle = search.strip().lower()
+        query = query.where(sa.or_(
+            sa.func.lower(VectorNode.name).contains(needle, autoescape=True),
+            sa.func.lower(VectorNode.host).contains(needle, autoescape=True),
+        ))
+    if status is not None:
+        query = query.where(effective_status_clause(status, cutoff or unreachable_cutoff()))
+    return query.order_by(Environment.name, VectorNode.name, VectorNode.id)
+
+
+def status_counts(query: sa.Select, cutoff: datetime) -> dict[NodeStatus, int]:
+    """Count the nodes of ``query`` (a visible_nodes query) by effective status, in one query."""
+    stale = sa.or_(VectorNode.last_heartbeat.is_(None), VectorNode.last_heartbeat < cutoff)
+    rows = db.session.execute(
+        query.order_by(None).with_only_columns(VectorNode.status, stale, sa.func.count())
+        .group_by(VectorNode.status, stale)
+    )
+    counts = {status: 0 for status in NodeStatus}
+    for status, is_stale, count in rows:
+        shown = NodeStatus.UNREACHABLE if status in LIVE and is_stale else status
+        counts[shown] += count
+    return counts

@@ -1,0 +1,93 @@
+"""The OpenAPI document stays true: every API route is documented, responses match it.
+
+Every call made through the ``api`` fixture is also checked against the document
+(tests/api/openapi_check.py), so each test in tests/api/ is an example response.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from openapi_spec_validator import validate
+
+from vectorflow import create_app
+from vectorflow.api.openapi import PATHS, document
+
+from .openapi_check import _validate, documented_path
+
+ROOT = Path(__file__).resolve().parents[2]
+# shared/ sits beside the repository (or beside the folder of worktrees).
+FIXTURES = next(
+    (base / "shared/contracts/agent/v1/fixtures" for base in (ROOT.parent, ROOT.parent.parent)
+     if (base / "shared/contracts/agent/v1/fixtures").is_dir()),
+    ROOT.parent / "shared/contracts/agent/v1/fixtures",
+)
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+
+
+@pytest.fixture(scope="module")
+def bare_app(tmp_path_factory):
+    return create_app({"TESTING": True, "SECRET_KEY": "x",
+                       "SQLALCHEMY_DATABASE_URI": "sqlite:///:memory:"})
+
+
+def api_routes(app) -> list[tuple[str, str]]:
+    return sorted(
+        (method, documented_path(rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/")
+        for method in rule.methods - IGNORED_METHODS
+    )
+
+
+def test_the_document_is_valid_openapi_3_1():
+    doc = document()
+    assert doc["openapi"].startswith("3.1")
+    validate(doc)
+
+
+def test_every_registered_api_route_is_documented(bare_app):
+    doc = document()
+    missing = [f"{method} {path}" for method, path in api_routes(bare_app)
+               if method.lower() not in doc["paths"].get(path, {})]
+    assert not missing, (
+        "API routes missing from the OpenAPI document; add them to PATHS in "
+        "vectorflow/api/openapi.py: " + ", ".join(missing)
+    )
+
+
+def test_every_documented_v1_operation_exists(bare_app):
+    registered = set(api_routes(bare_app))
+    stale = [f"{method.upper()} {path}" for path, operations in PATHS.items()
+             if path.startswith("/api/v1/") for method in operations
+             if (method.upper(), path) not in registered]
+    assert not stale, "documented but not served: " + ", ".join(stale)
+
+
+def test_the_document_is_served_without_a_token(client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert response.get_json() == json.loads(json.dumps(document()))
+
+
+def test_every_documented_schema_is_valid_json_schema():
+    for schema in document()["components"]["schemas"].values():
+        jsonschema.Draft202012Validator.check_schema(schema)
+
+
+@pytest.mark.parametrize("fixture,schema", [
+    ("config-response.json", "AgentConfig"),
+    ("heartbeat-request.json", "AgentHeartbeat"),
+])
+def test_the_agent_contract_fixtures_match_the_documented_schemas(fixture, schema):
+    payload = json.loads((FIXTURES / fixture).read_text())
+    _validate(payload, {"$ref": f"#/components/schemas/{schema}"}, fixture)
+
+
+def test_a_response_with_an_undocumented_key_fails_the_check():
+    node_schema = {"$ref": "#/components/schemas/Team"}
+    with pytest.raises(AssertionError, match="Additional properties"):
+        _validate({"id": "a", "name": "b", "createdAt": "2026-01-01T00:00:00Z", "colour": "red"},
+                  node_schema, "example")

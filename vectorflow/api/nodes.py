@@ -1,0 +1,72 @@
+"""Nodes: list (filtered, paginated), show, and node actions."""
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from flask import jsonify
+from sqlalchemy.orm import selectinload
+
+from ..guards import get_environment_or_404, get_node_or_404, require_login
+from ..models import Environment, NodePipelineStatus, NodeStatus, VectorNode
+from . import bp
+from .common import page_response, visible_team_ids
+from .pagination import PAGE_FIELDS, paginate
+from .serializers import node_json
+from .validation import Field, InvalidInput, Query
+
+# Everything node_json() reads, loaded per page in a fixed number of queries.
+NODE_LOAD = (
+    selectinload(VectorNode.environment),
+    selectinload(VectorNode.pipeline_statuses).selectinload(NodePipelineStatus.pipeline),
+)
+LABEL_KEY = re.compile(r"^[A-Za-z0-9_.\-/]{1,100}$")
+
+LIST_NODES = Query(
+    environmentId=Field("string", max_length=40),
+    status=Field("string", choices=tuple(s.value for s in NodeStatus)),
+    maintenance=Field("boolean", description="true: only nodes in maintenance; false: only others."),
+    label=Field("string", repeated=True, max_length=300,
+                description="key=value; repeat for several labels (all must match)."),
+    **PAGE_FIELDS,
+)
+
+
+def label_filters(selectors: list[str]) -> list:
+    """Turn ``key=value`` selectors into SQL conditions on the node's labels."""
+    conditions = []
+    for selector in selectors:
+        key, sep, value = selector.partition("=")
+        if not sep or not LABEL_KEY.match(key):
+            raise InvalidInput({"label": f"{selector!r} is not key=value"})
+        conditions.append(VectorNode.labels[key].as_string() == value)
+    return conditions
+
+
+@bp.get("/nodes")
+@require_login
+def list_nodes():
+    args = LIST_NODES.parse()
+    query = sa.select(VectorNode).options(*NODE_LOAD)
+    if args.get("environmentId"):
+        env = get_environment_or_404(args["environmentId"])
+        query = query.where(VectorNode.environment_id == env.id)
+    else:
+        ids = visible_team_ids()
+        if ids is not None:
+            query = query.where(VectorNode.environment_id.in_(
+                sa.select(Environment.id).where(Environment.team_id.in_(ids))
+            ))
+    if args.get("status"):
+        query = query.where(VectorNode.status == NodeStatus(args["status"]))
+    if "maintenance" in args:
+        query = query.where(VectorNode.maintenance_mode.is_(args["maintenance"]))
+    query = query.where(*label_filters(args.get("label") or []))
+    rows, cursor = paginate(query, [VectorNode.id], args)
+    return page_response(rows, cursor, node_json)
+
+
+@bp.get("/nodes/<node_id>")
+@require_login
+def show_node(node_id):
+    return jsonify(node_json(get_node_or_404(node_id)))

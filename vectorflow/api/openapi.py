@@ -1,0 +1,326 @@
+"""The OpenAPI 3.1 document of /api/v1 and /api/agent, served at GET /api/v1/openapi.json.
+
+Documenting a route is one entry in ``PATHS``: the path as Flask spells it with
+``<param>`` written ``{param}``, then one ``op(...)`` per method. Request bodies and
+query strings reuse the ``Body``/``Query`` declarations the views validate with, and
+responses refer to the schemas in ``serializers.SCHEMAS``. tests/api/test_openapi.py
+fails, naming the route, when a registered /api/ route is missing here.
+"""
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from .. import models
+from . import nodes, views
+from .schema import (
+    ANY_OBJECT,
+    BOOLEAN,
+    INTEGER,
+    NUMBER,
+    STRING,
+    STRING_MAP,
+    array,
+    enum,
+    obj,
+    page_of,
+    ref,
+)
+from .serializers import SCHEMAS
+from .validation import Body, Field, Query
+
+# Request bodies of the maintenance endpoints (vectorflow/api/maintenance.py).
+MAINTENANCE_FIELDS = dict(
+    enabled=Field("boolean", required=True),
+    reason=Field("string", max_length=500, nullable=True),
+    until=Field("datetime", nullable=True, description="Scheduled end; must be in the future."),
+    force=Field("boolean", description="Enter even if a deployed pipeline would be left on "
+                                       "no healthy node (otherwise 409)."),
+)
+NODE_MAINTENANCE = Body(**MAINTENANCE_FIELDS)
+BULK_MAINTENANCE = Body(
+    selector=Field("object", fields=Body(
+        environmentId=Field("string", required=True),
+        labels=Field("object", values=Field("string")),
+    ), description="Nodes of one environment with all these labels; or give nodeIds."),
+    nodeIds=Field("array", items=Field("string"), max_items=1000),
+    dryRun=Field("boolean", description="Report what would change, change nothing."),
+    **MAINTENANCE_FIELDS,
+)
+
+TOKEN_AUTH = [{"apiToken": []}, {"session": []}]
+NODE_AUTH = [{"nodeToken": []}]
+PUBLIC: list = []
+
+ERROR_TEXT = {
+    400: "Invalid input; `details` says which field and why. Nothing was changed.",
+    401: "Missing, unknown or revoked token.",
+    403: "Authenticated, but the role is too low.",
+    404: "No such object, or it belongs to another team.",
+    409: "Conflicts with the current state.",
+    413: "Body too large.",
+    415: "Body is not JSON.",
+    422: "Understood but refused.",
+}
+
+
+def op(
+    summary: str,
+    *,
+    response: dict | None = None,
+    status: int = 200,
+    body: Body | dict | None = None,
+    query: Query | None = None,
+    errors: tuple[int, ...] = (),
+    security: list = TOKEN_AUTH,
+    tag: str | None = None,
+    description: str = "",
+    content_type: str = "application/json",
+) -> dict:
+    """Describe one operation; 400/401/413/415 are added where they can happen."""
+    operation: dict = {"summary": summary, "security": security}
+    if description:
+        operation["description"] = description
+    if tag:
+        operation["tags"] = [tag]
+    if query is not None:
+        operation["parameters"] = query.parameters()
+    codes = set(errors)
+    if security:
+        codes.add(401)
+    if body is not None:
+        schema = body.schema() if isinstance(body, Body) else body
+        operation["requestBody"] = {
+            "required": bool(schema.get("required")),
+            "content": {"application/json": {"schema": schema}},
+        }
+        codes |= {400, 413, 415}
+    if query is not None and query.fields:
+        codes.add(400)
+    if status == 204:
+        ok = {"description": "Done; no content."}
+    elif content_type != "application/json":
+        ok = {"description": "OK", "content": {content_type: {"schema": response or STRING}}}
+    else:
+        ok = {"description": "OK", "content": {"application/json": {"schema": response or ANY_OBJECT}}}
+    operation["responses"] = {str(status): ok}
+    for code in sorted(codes):
+        operation["responses"][str(code)] = {"$ref": f"#/components/responses/E{code}"}
+    return operation
+
+
+def page(name: str) -> dict:
+    return page_of(ref(name))
+
+
+# -- agent protocol (see shared/agent-protocol.md); open objects: unknown keys are ignored --
+
+AGENT_SCHEMAS = {
+    "AgentEnrollRequest": obj({
+        "token": STRING,
+        "hostname": {"type": "string", "minLength": 1, "maxLength": 253},
+        "os": {"type": "string", "maxLength": 100},
+        "agentVersion": {"type": "string", "maxLength": 100},
+        "vectorVersion": {"type": "string", "maxLength": 100},
+        "labels": STRING_MAP,
+    }, optional=("os", "agentVersion", "vectorVersion", "labels"), extra=True),
+    "AgentEnrollResponse": obj({
+        "nodeId": STRING, "nodeToken": STRING, "environmentId": STRING, "environmentName": STRING,
+    }, extra=True),
+    "AgentPipeline": obj({
+        "pipelineId": STRING,
+        "pipelineName": STRING,
+        "version": INTEGER,
+        "configYaml": STRING,
+        "checksum": STRING,
+        "logLevel": enum(models.LogLevel),
+        "secrets": STRING_MAP,
+        "certFiles": array(obj({"name": STRING, "filename": STRING, "data": STRING}, extra=True)),
+    }, optional=("logLevel", "secrets", "certFiles"), extra=True),
+    "AgentConfig": obj({
+        "pipelines": array(ref("AgentPipeline")),
+        "pollIntervalMs": INTEGER,
+        "secretBackend": enum(models.SecretBackend),
+        "secretBackendConfig": ANY_OBJECT,
+        "sampleRequests": array(ANY_OBJECT),
+        "pendingAction": ref("PendingAction"),
+        "pushUrl": {"type": "string", "format": "uri"},
+    }, optional=("secretBackendConfig", "sampleRequests", "pendingAction", "pushUrl"), extra=True),
+    "AgentPipelineStatus": obj({
+        "pipelineId": STRING,
+        "version": INTEGER,
+        "status": enum(models.ProcessStatus),
+        "pid": {"type": ["integer", "null"]},
+        "uptimeSeconds": NUMBER,
+        "eventsIn": NUMBER,
+        "eventsOut": NUMBER,
+        "errorsTotal": NUMBER,
+        "bytesIn": NUMBER,
+        "bytesOut": NUMBER,
+        "eventsDiscarded": NUMBER,
+        "componentMetrics": array(ANY_OBJECT),
+        "utilization": NUMBER,
+        "recentLogs": array(STRING),
+        "configChecksum": STRING,
+    }, optional=("pid", "uptimeSeconds", "eventsIn", "eventsOut", "errorsTotal", "bytesIn",
+                 "bytesOut", "eventsDiscarded", "componentMetrics", "utilization", "recentLogs",
+                 "configChecksum"), extra=True),
+    "AgentHeartbeat": obj({
+        "pipelines": array(ref("AgentPipelineStatus")),
+        "hostMetrics": ANY_OBJECT,
+        "agentVersion": STRING,
+        "vectorVersion": STRING,
+        "deploymentMode": enum(models.DeploymentMode),
+        "runningAs": STRING,
+        "labels": STRING_MAP,
+        "sampleResults": array(ANY_OBJECT),
+        "updateError": {"type": "string", "maxLength": 500},
+        "agentHealth": ANY_OBJECT,
+    }, optional=("hostMetrics", "agentVersion", "vectorVersion", "deploymentMode", "runningAs",
+                 "labels", "sampleResults", "updateError", "agentHealth"), extra=True),
+    "Ok": obj({"ok": BOOLEAN}, extra=True),
+}
+
+# -- the paths ---------------------------------------------------------------------------------
+
+PATHS: dict[str, dict[str, dict]] = {
+    "/api/v1/openapi.json": {
+        "get": op("This document", security=PUBLIC, tag="meta"),
+    },
+    "/api/v1/teams": {
+        "get": op("List the teams you belong to (every team for a superadmin)",
+                  response=page("Team"), query=views.LIST_TEAMS, tag="teams"),
+        "post": op("Create a team (superadmin)", response=ref("Team"), status=201,
+                   body=views.CREATE_TEAM, errors=(403, 409), tag="teams"),
+    },
+    "/api/v1/environments": {
+        "get": op("List environments of your teams", response=page("Environment"),
+                  query=views.LIST_ENVIRONMENTS, errors=(404,), tag="environments"),
+        "post": op("Create an environment (EDITOR of the team)", response=ref("Environment"),
+                   status=201, body=views.CREATE_ENVIRONMENT, errors=(403, 404, 409),
+                   tag="environments"),
+    },
+    "/api/v1/environments/{env_id}": {
+        "get": op("Show an environment", response=ref("Environment"), errors=(404,),
+                  tag="environments"),
+    },
+    "/api/v1/environments/{env_id}/enrollment-token": {
+        "post": op("Issue a new enrollment token, replacing the old one (ADMIN)",
+                   description="The token is in this response only; later only its hint.",
+                   response=ref("EnrollmentToken"), body=Body(), errors=(403, 404),
+                   tag="environments"),
+    },
+    "/api/v1/nodes": {
+        "get": op("List nodes, filtered", response=page("Node"), query=nodes.LIST_NODES,
+                  errors=(404,), tag="nodes"),
+    },
+    "/api/v1/nodes/{node_id}": {
+        "get": op("Show a node with its pipeline statuses", response=ref("Node"),
+                  errors=(404,), tag="nodes"),
+    },
+    "/api/v1/nodes/{node_id}/maintenance": {
+        "post": op("Put a node into maintenance or take it out (ADMIN)",
+                   description="A node in maintenance is sent no pipelines; its agent stops them "
+                               "on its next poll. Setting the state it has already changes nothing.",
+                   response=ref("NodeMaintenance"), body=NODE_MAINTENANCE, errors=(403, 404, 409),
+                   tag="nodes"),
+    },
+    "/api/v1/nodes/maintenance": {
+        "post": op("Put many nodes into maintenance or take them out (ADMIN)",
+                   response=obj({
+                       "dryRun": BOOLEAN,
+                       "enabled": BOOLEAN,
+                       "nodes": array(ref("NodeMaintenance")),
+                       "unchangedNodeIds": array(STRING),
+                       "coverageWarnings": array(obj({
+                           "pipelineId": STRING, "pipelineName": STRING, "environmentId": STRING,
+                       })),
+                   }),
+                   body=BULK_MAINTENANCE, errors=(403, 404, 409), tag="nodes"),
+    },
+    "/api/v1/tokens": {
+        "get": op("List the API tokens you may manage", response=page("ApiToken"),
+                  query=views.LIST_TOKENS, tag="tokens"),
+        "post": op("Create a personal token, or a team service token (ADMIN of the team)",
+                   response=ref("CreatedApiToken"), status=201, body=views.CREATE_TOKEN,
+                   errors=(403, 404), tag="tokens"),
+    },
+    "/api/v1/tokens/{token_id}": {
+        "delete": op("Revoke a token", status=204, errors=(404,), tag="tokens"),
+    },
+    "/api/v1/audit": {
+        "get": op("List audit rows of the teams where you are ADMIN, newest first",
+                  response=page("AuditEntry"), query=views.LIST_AUDIT, errors=(403, 404),
+                  tag="audit"),
+    },
+    "/api/agent/enroll": {
+        "post": op("Enroll a node with an environment's enrollment token",
+                   description="Answers 200 (never 201): the agent accepts no other status.",
+                   response=ref("AgentEnrollResponse"), body=ref("AgentEnrollRequest"),
+                   security=PUBLIC, errors=(401,), tag="agent"),
+    },
+    "/api/agent/config": {
+        "get": op("The pipelines this node should run", response=ref("AgentConfig"),
+                  security=NODE_AUTH, tag="agent"),
+    },
+    "/api/agent/heartbeat": {
+        "post": op("Report pipeline statuses and host metrics", response=ref("Ok"),
+                   body=ref("AgentHeartbeat"), security=NODE_AUTH, tag="agent"),
+    },
+    "/api/agent/push": {
+        "get": op("Server-sent events telling the agent to poll now",
+                  description="`data: <json>` messages such as "
+                              '`{"type": "config_changed", "reason": "deploy"}`; '
+                              "lines starting with `:` are keep-alives.",
+                  content_type="text/event-stream", security=NODE_AUTH, tag="agent"),
+    },
+}
+
+
+def _path_parameters(path: str) -> list[dict]:
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)}", path)]
+
+
+@cache
+def document() -> dict:
+    """Build the OpenAPI document (once per process)."""
+    paths = {}
+    for path, operations in PATHS.items():
+        params = _path_parameters(path)
+        entry = {method: dict(operation) for method, operation in operations.items()}
+        if params:
+            entry = {"parameters": params, **entry}
+        paths[path] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "VectorFlow API",
+            "version": "1",
+            "description": "Automation API (/api/v1, API tokens) and agent protocol "
+                           "(/api/agent, node tokens). JSON with camelCase keys. Lists are "
+                           '`{"items": [...], "nextCursor": ...}`; pass `?cursor=` for the next '
+                           'page. Errors are `{"error": "...", "details": {...}}`.',
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": {**SCHEMAS, **AGENT_SCHEMAS},
+            "responses": {
+                f"E{code}": {
+                    "description": text,
+                    "content": {"application/json": {"schema": ref("Error")}},
+                }
+                for code, text in ERROR_TEXT.items()
+            },
+            "securitySchemes": {
+                "apiToken": {"type": "http", "scheme": "bearer",
+                             "description": "An API token, `vf_api_...`."},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                            "description": "A browser session; writes need the X-CSRFToken header."},
+                "nodeToken": {"type": "http", "scheme": "bearer",
+                              "description": "The node token returned by enrollment."},
+            },
+        },
+    }
+

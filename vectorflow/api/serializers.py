@@ -1,0 +1,315 @@
+"""JSON representations of the API's objects (camelCase), each beside its JSON Schema.
+
+A representation and its schema change together: schemas are closed, so a key added
+to a ``*_json`` function without its schema entry fails the OpenAPI test.
+``SCHEMAS`` is published as ``components.schemas`` of the OpenAPI document.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ..models import (
+    ApiToken,
+    AuditLog,
+    DeploymentMode,
+    DrainState,
+    Environment,
+    NodePipelineStatus,
+    NodeStatus,
+    ProcessStatus,
+    Role,
+    SecretBackend,
+    Team,
+    VectorNode,
+)
+from .schema import (
+    ANY_OBJECT,
+    BOOLEAN,
+    DATETIME,
+    INTEGER,
+    NUMBER,
+    STRING,
+    STRING_MAP,
+    array,
+    enum,
+    nullable,
+    obj,
+    ref,
+)
+
+
+def ts(value: datetime | None) -> str | None:
+    """Format a timestamp as ISO 8601 UTC with a ``Z``."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _name(value) -> str | None:
+    return value.name if value is not None else None
+
+
+def _value(value) -> str | None:
+    return value.value if value is not None else None
+
+
+SCHEMAS: dict[str, dict] = {}
+
+# -- errors --------------------------------------------------------------------------
+
+SCHEMAS["Error"] = obj(
+    {"error": STRING, "details": ANY_OBJECT}, optional=("details",)
+)
+
+# -- teams -----------------------------------------------------------------------------
+
+SCHEMAS["Team"] = obj({"id": STRING, "name": STRING, "createdAt": DATETIME})
+
+
+def team_json(team: Team) -> dict:
+    """Represent a team."""
+    return {"id": team.id, "name": team.name, "createdAt": ts(team.created_at)}
+
+
+# -- environments ------------------------------------------------------------------------
+
+SCHEMAS["Environment"] = obj({
+    "id": STRING,
+    "name": STRING,
+    "teamId": STRING,
+    "secretBackend": enum(SecretBackend),
+    "secretBackendConfig": ANY_OBJECT,
+    "enrollmentTokenHint": nullable(STRING),
+    "createdAt": DATETIME,
+})
+
+
+def environment_json(env: Environment) -> dict:
+    """Represent an environment (backend credentials are never included)."""
+    return {
+        "id": env.id,
+        "name": env.name,
+        "teamId": env.team_id,
+        "secretBackend": env.secret_backend.value,
+        "secretBackendConfig": env.secret_backend_config or {},
+        "enrollmentTokenHint": env.enrollment_token_hint,
+        "createdAt": ts(env.created_at),
+    }
+
+
+SCHEMAS["EnrollmentToken"] = obj({"token": STRING, "hint": STRING})
+
+# -- nodes --------------------------------------------------------------------------------
+
+SCHEMAS["NodePipelineStatus"] = obj({
+    "pipelineId": STRING,
+    "pipelineName": STRING,
+    "version": INTEGER,
+    "status": enum(ProcessStatus),
+    "pid": nullable(INTEGER),
+    "uptimeSeconds": nullable(INTEGER),
+    "eventsIn": INTEGER,
+    "eventsOut": INTEGER,
+    "errorsTotal": INTEGER,
+    "eventsDiscarded": INTEGER,
+    "bytesIn": INTEGER,
+    "bytesOut": INTEGER,
+    "utilization": nullable(NUMBER),
+    "configChecksum": nullable(STRING),
+    "lastUpdated": DATETIME,
+})
+
+
+def pipeline_status_json(status: NodePipelineStatus) -> dict:
+    """Represent what a node last reported about one pipeline."""
+    return {
+        "pipelineId": status.pipeline_id,
+        "pipelineName": status.pipeline.name,
+        "version": status.version,
+        "status": status.status.value,
+        "pid": status.pid,
+        "uptimeSeconds": status.uptime_seconds,
+        "eventsIn": status.events_in or 0,
+        "eventsOut": status.events_out or 0,
+        "errorsTotal": status.errors_total or 0,
+        "eventsDiscarded": status.events_discarded or 0,
+        "bytesIn": status.bytes_in or 0,
+        "bytesOut": status.bytes_out or 0,
+        "utilization": status.utilization,
+        "configChecksum": status.config_checksum,
+        "lastUpdated": ts(status.last_updated),
+    }
+
+
+SCHEMAS["PendingAction"] = obj({
+    "type": STRING,
+    "targetVersion": STRING,
+    "downloadUrl": STRING,
+    "checksum": STRING,
+}, optional=("targetVersion", "downloadUrl", "checksum"), extra=True)
+
+# The maintenance keys of a node (also part of the full node representation).
+NODE_MAINTENANCE_PROPERTIES = {
+    "maintenanceMode": BOOLEAN,
+    "maintenanceModeAt": nullable(DATETIME),
+    "maintenanceReason": nullable(STRING),
+    "maintenanceUntil": nullable(DATETIME),
+    "maintenanceBy": nullable(STRING),
+    "drainState": nullable(enum(DrainState)),
+    "drainedAt": nullable(DATETIME),
+}
+
+
+def node_maintenance_json(node: VectorNode) -> dict:
+    """Represent a node's maintenance state."""
+    return {
+        "maintenanceMode": bool(node.maintenance_mode),
+        "maintenanceModeAt": ts(node.maintenance_mode_at),
+        "maintenanceReason": node.maintenance_reason,
+        "maintenanceUntil": ts(node.maintenance_until),
+        "maintenanceBy": node.maintenance_by_label if node.maintenance_mode else None,
+        "drainState": _value(node.drain_state),
+        "drainedAt": ts(node.drained_at),
+    }
+
+
+# What the maintenance endpoints answer for each node they change.
+SCHEMAS["NodeMaintenance"] = obj({
+    "id": STRING, "name": STRING, "environmentId": STRING, "status": enum(NodeStatus),
+    **NODE_MAINTENANCE_PROPERTIES,
+})
+
+# Node keys: add a key here and in node_json() together.
+NODE_PROPERTIES = {
+    "id": STRING,
+    "name": STRING,
+    "host": STRING,
+    "environmentId": STRING,
+    "environmentName": STRING,
+    "teamId": STRING,
+    "status": enum(NodeStatus),
+    "labels": STRING_MAP,
+    "agentVersion": nullable(STRING),
+    "vectorVersion": nullable(STRING),
+    "os": nullable(STRING),
+    "deploymentMode": enum(DeploymentMode),
+    "runningAs": nullable(STRING),
+    "lastSeen": nullable(DATETIME),
+    "lastHeartbeat": nullable(DATETIME),
+    "enrolledAt": nullable(DATETIME),
+    "createdAt": DATETIME,
+    "pendingAction": nullable(ref("PendingAction")),
+    "lastUpdateError": nullable(STRING),
+    "pipelineStatuses": array(ref("NodePipelineStatus")),
+    **NODE_MAINTENANCE_PROPERTIES,
+}
+SCHEMAS["Node"] = obj(NODE_PROPERTIES)
+
+
+def node_json(node: VectorNode) -> dict:
+    """Represent a node with its per-pipeline statuses.
+
+    Lists should load ``environment`` and ``pipeline_statuses.pipeline`` eagerly
+    (see api.nodes.NODE_LOAD) so a page costs a fixed number of queries.
+    """
+    return {
+        "id": node.id,
+        "name": node.name,
+        "host": node.host,
+        "environmentId": node.environment_id,
+        "environmentName": node.environment.name,
+        "teamId": node.environment.team_id,
+        "status": node.status.value,
+        "labels": node.labels or {},
+        "agentVersion": node.agent_version,
+        "vectorVersion": node.vector_version,
+        "os": node.os,
+        "deploymentMode": node.deployment_mode.value,
+        "runningAs": node.running_as,
+        "lastSeen": ts(node.last_seen),
+        "lastHeartbeat": ts(node.last_heartbeat),
+        "enrolledAt": ts(node.enrolled_at),
+        "createdAt": ts(node.created_at),
+        "pendingAction": node.pending_action or None,
+        "lastUpdateError": node.last_update_error,
+        "pipelineStatuses": [
+            pipeline_status_json(s)
+            for s in sorted(node.pipeline_statuses, key=lambda s: s.pipeline.name)
+        ],
+        **node_maintenance_json(node),
+    }
+
+
+# -- API tokens ------------------------------------------------------------------------------
+
+TOKEN_PROPERTIES = {
+    "id": STRING,
+    "name": STRING,
+    "kind": enum(["personal", "service"]),
+    "owner": STRING,
+    "userId": nullable(STRING),
+    "teamId": nullable(STRING),
+    "role": nullable(enum(Role)),
+    "hint": STRING,
+    "createdAt": DATETIME,
+    "lastUsedAt": nullable(DATETIME),
+    "revokedAt": nullable(DATETIME),
+}
+SCHEMAS["ApiToken"] = obj(TOKEN_PROPERTIES)
+SCHEMAS["CreatedApiToken"] = obj({
+    **TOKEN_PROPERTIES,
+    "token": {"type": "string", "description": "The token itself; shown only in this response."},
+})
+
+
+def token_json(token: ApiToken) -> dict:
+    """Represent an API token (never the token itself or its digest)."""
+    personal = token.user_id is not None
+    return {
+        "id": token.id,
+        "name": token.name,
+        "kind": "personal" if personal else "service",
+        "owner": token.user.email if personal else token.team.name,
+        "userId": token.user_id,
+        "teamId": token.team_id,
+        "role": _name(token.role),
+        "hint": token.token_hint,
+        "createdAt": ts(token.created_at),
+        "lastUsedAt": ts(token.last_used_at),
+        "revokedAt": ts(token.revoked_at),
+    }
+
+
+# -- audit -------------------------------------------------------------------------------
+
+SCHEMAS["AuditEntry"] = obj({
+    "id": INTEGER,
+    "createdAt": DATETIME,
+    "actor": obj({"type": STRING, "id": nullable(STRING), "label": STRING}),
+    "action": STRING,
+    "entityType": STRING,
+    "entityId": nullable(STRING),
+    "teamId": nullable(STRING),
+    "environmentId": nullable(STRING),
+    "before": nullable(ANY_OBJECT),
+    "after": nullable(ANY_OBJECT),
+    "details": nullable(ANY_OBJECT),
+})
+
+
+def audit_json(row: AuditLog) -> dict:
+    """Represent an audit row."""
+    return {
+        "id": row.id,
+        "createdAt": ts(row.created_at),
+        "actor": {"type": row.actor_type, "id": row.actor_id, "label": row.actor_label},
+        "action": row.action,
+        "entityType": row.entity_type,
+        "entityId": row.entity_id,
+        "teamId": row.team_id,
+        "environmentId": row.environment_id,
+        "before": row.before,
+        "after": row.after,
+        "details": row.details,
+    }
+

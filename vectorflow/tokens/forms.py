@@ -1,0 +1,16 @@
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from ..models import Role
+from ..services.tokens import MAX_NAME
+
+
+class PersonalTokenForm(FlaskForm):
+    name = StringField("Token name", validators=[DataRequired(), Length(max=MAX_NAME)])
+
+
+class ServiceTokenForm(FlaskForm):
+    name = StringField("Token name", validators=[DataRequired(), Length(max=MAX_NAME)])
+    team_id = SelectField("Team", choices=[], validate_choice=True)
+    role = SelectField("Role", choices=[(r.name, r.name.title()) for r in Role], default="VIEWER")
