@@ -56,6 +56,10 @@ def register_extensions(app: Flask) -> None:
 
     live.init_app(app)
 
+    from . import sweeper
+
+    sweeper.init_app(app)
+
     from .auth import principals
 
     principals.init_app(app)
@@ -77,6 +81,10 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
     app.register_blueprint(pipelines_bp)
     app.register_blueprint(tokens_bp)
+
+    from .probes import bp as probes_bp
+
+    app.register_blueprint(probes_bp)
 
 
 def register_error_handlers(app: Flask) -> None:

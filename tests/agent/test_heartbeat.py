@@ -280,3 +280,15 @@ def test_a_heartbeat_runs_the_same_queries_whatever_the_fleet_size(make_agent, w
     with count_queries() as large:
         agent.heartbeat(body)
     assert len(large) == len(small)
+
+
+def test_a_heartbeat_with_nothing_running_completes_a_maintenance_drain(agent, world):
+    from vectorflow.models import DrainState
+
+    pipeline = factories.make_pipeline(world.env, "a")
+    agent.node.maintenance_mode, agent.node.drain_state = True, DrainState.DRAINING
+    db.session.commit()
+    agent.heartbeat({"pipelines": [status(pipeline.id, "RUNNING")]})
+    assert fresh(agent.node).drain_state == DrainState.DRAINING
+    agent.heartbeat({"pipelines": [status(pipeline.id, "STOPPED")]})
+    assert fresh(agent.node).drain_state == DrainState.DRAINED

@@ -18,7 +18,6 @@ from ..models import (
     NodeMetric,
     NodePipelineStatus,
     NodeStatus,
-    NodeStatusEvent,
     Pipeline,
     ProcessStatus,
     SecretBackend,
@@ -32,6 +31,8 @@ from .actors import Actor
 from .audit import record
 from .config_render import render_environment_pipelines
 from .events import emit
+from .health import set_node_status
+from .maintenance import on_heartbeat as follow_maintenance_drain
 
 if TYPE_CHECKING:
     from ..agent.schemas import EnrollRequest, HeartbeatRequest
@@ -155,20 +156,6 @@ def is_version_older(current: str, target: str) -> bool:
     return a + (0,) * (width - len(a)) < b + (0,) * (width - len(b))
 
 
-def set_node_status(node: VectorNode, status: NodeStatus, reason: str) -> bool:
-    """Move a node to ``status``, recording the transition and its event; False if unchanged."""
-    previous = node.status
-    if previous == status:
-        return False
-    node.status = status
-    db.session.add(NodeStatusEvent(node_id=node.id, from_status=previous, to_status=status,
-                                   reason=reason[:200]))
-    emit("node.status_changed", team_id=node.environment.team_id,
-         environment_id=node.environment_id, node_id=node.id,
-         payload={"from": previous.value, "to": status.value, "reason": reason})
-    return True
-
-
 def _replace_pipeline_statuses(node: VectorNode, heartbeat: HeartbeatRequest, now: datetime):
     reported = {r.pipeline_id: r for r in heartbeat.pipelines}
     known = set()
@@ -268,6 +255,7 @@ def record_heartbeat(node: VectorNode, heartbeat: HeartbeatRequest,
     if heartbeat.host_metrics is not None:
         _store_host_metrics(node, heartbeat.host_metrics, now)
     settled = _settle_pending_action(node, heartbeat)
+    follow_maintenance_drain(node, [report.status for report in heartbeat.pipelines])
 
     if crashed:
         set_node_status(node, NodeStatus.DEGRADED, "a pipeline reported CRASHED")

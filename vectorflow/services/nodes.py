@@ -62,15 +62,9 @@ def effective_status_clause(status: NodeStatus, cutoff: datetime):
 
 
 def _set_status(node: VectorNode, status: NodeStatus, reason: str) -> None:
-    if node.status == status:
-        return
-    previous = node.status
-    node.status = status
-    db.session.add(NodeStatusEvent(node_id=node.id, from_status=previous, to_status=status,
-                                   reason=reason))
-    emit("node.status_changed", team_id=node.environment.team_id,
-         environment_id=node.environment_id, node_id=node.id,
-         payload={"from": previous.value, "to": status.value, "reason": reason})
+    from .health import set_node_status
+
+    set_node_status(node, status, reason)
 
 
 def _audit(action: str, node: VectorNode, actor: Actor | None, before=None, after=None) -> None:
