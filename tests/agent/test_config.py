@@ -54,7 +54,8 @@ def test_a_node_with_nothing_deployed_gets_an_empty_list_and_the_defaults(agent)
     response = agent.config()
     assert response.status_code == 200
     assert response.get_json() == {"pipelines": [], "pollIntervalMs": 15000,
-                                   "secretBackend": "BUILTIN"}
+                                   "secretBackend": "BUILTIN",
+                                   "pushUrl": "http://vectorflow.test/api/agent/push"}
     assert response.headers["Cache-Control"] == "no-store"
 
 

@@ -41,7 +41,7 @@ def test_the_config_response_has_the_shape_of_the_contract_fixture(agent, world)
 
     body = agent.config().get_json()
     # Every key we send is one the agent knows, with the type the agent decodes it into.
-    optional_upstream = {"sampleRequests", "pushUrl"}  # features of later issues
+    optional_upstream = {"sampleRequests"}  # event sampling is a later issue
     assert set(body) == set(expected) - optional_upstream
     for key in body:
         assert json_type(body[key]) == json_type(expected[key]), key
@@ -55,6 +55,7 @@ def test_the_config_response_has_the_shape_of_the_contract_fixture(agent, world)
     assert entry["secrets"] == {"VF_SECRET_API_TOKEN": "redacted"}
     assert body["pendingAction"] == expected["pendingAction"]
     assert len(entry["checksum"]) == 64
+    assert body["pushUrl"].endswith("/api/agent/push")
 
 
 def test_the_contract_heartbeat_is_accepted_and_its_effects_are_visible(agent, world):

@@ -19,6 +19,7 @@ from ..services.agent import (
     record_heartbeat,
 )
 from . import bp
+from .push import push_url
 from .schemas import parse_enroll, parse_heartbeat
 
 
@@ -63,7 +64,9 @@ def enroll():
 @bp.get("/config")
 @node_required
 def config():
-    response = jsonify(agent_config(current_node()))
+    body = agent_config(current_node())
+    body["pushUrl"] = push_url()
+    response = jsonify(body)
     # The body carries secret values: never keep it in a cache.
     response.headers["Cache-Control"] = "no-store"
     return response
