@@ -23,13 +23,13 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
-## Start VectorFlow on SQLite (instance/vectorflow.db) with a first admin.
+AGENTS ?= 12
+
+## The demo: SQLite (instance/vectorflow.db), a first admin, a demo team with three deployed
+## pipelines, the server (gunicorn, one gevent worker) and $(AGENTS) simulated agents; Ctrl-C stops all.
 run: install
 	$(BIN)/vectorflow init
-	@echo ""
-	@echo "  VectorFlow is starting on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
-	@echo ""
-	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) --workers 1 wsgi:app
+	$(BIN)/vectorflow demo --serve --host $(HOST) --port $(PORT) --agents $(AGENTS)
 
 ## Run the whole suite on SQLite and PostgreSQL (browser tests included).
 test: install-test browser

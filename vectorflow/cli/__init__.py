@@ -44,6 +44,8 @@ def register(app) -> None:
     for command in (tokens.tokens, audit.audit_command):
         app.cli.add_command(command)
 
+    from .demo import demo_command
     from .simulate import simulate_command
 
     app.cli.add_command(simulate_command)
+    app.cli.add_command(demo_command)

@@ -97,9 +97,7 @@ class Fleet:
         self._stop = asyncio.Event()
         if self._stop_requested:
             self._stop.set()
-        # 30 s is the Go agent's HTTP client timeout.
-        self.client = HTTPClient(self.url, max_connections=self.connections, timeout=30.0)
-        self.enroll_slots = asyncio.Semaphore(self.enroll_concurrency)
+        self.open()
         rng = random.Random(f"{self.seed}:start")
         for agent in self.agents:
             self.spawn(agent.run(rng.uniform(0, self.ramp)))
@@ -114,6 +112,12 @@ class Fleet:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.client.aclose()
         return self.stats
+
+    def open(self) -> None:
+        """Create the shared connection pool (inside the running loop); ``run`` calls it."""
+        # 30 s is the Go agent's HTTP client timeout.
+        self.client = HTTPClient(self.url, max_connections=self.connections, timeout=30.0)
+        self.enroll_slots = asyncio.Semaphore(self.enroll_concurrency)
 
     def stop(self) -> None:
         """Ask a running fleet to stop (safe from another thread or a signal handler)."""
