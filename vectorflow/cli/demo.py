@@ -78,6 +78,7 @@ def serve_demo(instance: Path, host: str, port: int, token: str, agents: int, po
     from ..simulator.server import ServerProcess
 
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
         try:
             probe.bind((host, port))
         except OSError:
@@ -100,7 +101,8 @@ def serve_demo(instance: Path, host: str, port: int, token: str, agents: int, po
         nonlocal stopping
         stopping = True
 
-    previous = signal.signal(signal.SIGTERM, request_stop)
+    # Explicit handlers: a shell may start us with SIGINT ignored (no KeyboardInterrupt then).
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if runner:
             runner.start()
@@ -112,7 +114,8 @@ def serve_demo(instance: Path, host: str, port: int, token: str, agents: int, po
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         click.echo("\nstopping the simulated agents and the server ...")
         if runner:
             runner.stop()

@@ -122,8 +122,11 @@ class Fleet:
     def stop(self) -> None:
         """Ask a running fleet to stop (safe from another thread or a signal handler)."""
         self._stop_requested = True
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._stop.set)
+            except RuntimeError:    # the loop closed in the meantime: nothing left to stop
+                pass
 
     def running_pipelines(self) -> int:
         """Return how many pipelines the fleet's supervisors have RUNNING."""
