@@ -70,13 +70,117 @@ def browser():
 
     executable = chromium_executable()
     with sync_playwright() as p:
-        user_data = tempfile.mkdtemp(prefix="vf-e2e-chromium-")
-        browser = p.chromium.launch(executable_path=executable,
-                                    args=CHROMIUM_FLAGS + [f"--user-data-dir={user_data}"]
-                                    if False else CHROMIUM_FLAGS)
+        # Playwright gives every launch a fresh, temporary user-data dir.
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
-        shutil.rmtree(user_data, ignore_errors=True)
+
+
+PIPELINE_YAML = """sources:
+  demo:
+    type: demo_logs
+    format: json
+transforms:
+  parse:
+    type: remap
+    inputs: [demo]
+    source: '. = parse_json!(.message)'
+sinks:
+  out:
+    type: blackhole
+    inputs: [parse]
+"""
+
+
+def seed(stack: "Stack") -> None:
+    """Create users, a team, an environment with a token, and two deployed pipelines."""
+    from vectorflow.extensions import db
+    from vectorflow.models import Role
+    from vectorflow.services import accounts, environments, pipelines
+
+    app = stack.app()
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        team = accounts.create_team("Platform")
+        other = accounts.create_team("Payments")
+        for role in ("ADMIN", "VIEWER", "EDITOR"):
+            user = accounts.create_user(f"{role.lower()}@example.com", PASSWORD, name=role.title())
+            accounts.set_membership(team, user, Role[role])
+            stack.users[role] = user.email
+        outsider = accounts.create_user("outsider@example.com", PASSWORD)
+        accounts.set_membership(other, outsider, Role.ADMIN)
+        env = environments.create_environment(team, "production")
+        token = environments.issue_enrollment_token(env)
+        for name in ("ingest-logs", "metrics-forward"):
+            pipeline = pipelines.create_pipeline(env, name, PIPELINE_YAML)
+            pipelines.deploy_pipeline(pipeline)
+        db.session.commit()
+        stack.enroll_token, stack.team_id, stack.env_id = token, team.id, env.id
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """The running server with three heartbeating agents enrolled through the agent API."""
+    from vectorflow.simulator.fleet import Fleet, FleetThread
+    from vectorflow.simulator.server import ServerProcess
+
+    base = tmp_path_factory.mktemp("e2e")
+    stack = Stack(url="", database_url=f"sqlite:///{base / 'vectorflow.db'}", instance=base,
+                  enroll_token="", team_id="", env_id="")
+    seed(stack)
+    server = ServerProcess(database_url=stack.database_url, instance_path=base,
+                           env={"SECRET_KEY": "e2e-secret", "VECTORFLOW_SWEEP_INTERVAL": "1"},
+                           log_path=ARTIFACTS / "server.log").start()
+    stack.server, stack.url = server, server.url
+    fleet = Fleet(server.url, stack.enroll_token, 3, poll=1.0, push=True, prefix="edge",
+                  state_dir=base / "agents", ramp=0.5)
+    stack.fleet_thread = FleetThread(fleet)
+    stack.fleet_thread.start()
+    try:
+        wait_for(lambda: fleet.running_pipelines() == 6, timeout=30,
+                 message="three agents running two pipelines each")
+        yield stack
+    finally:
+        stack.fleet_thread.stop()
+        server.stop()
+
+
+def wait_for(predicate, timeout: float, message: str, interval: float = 0.2):
+    """Poll ``predicate`` until it is true; fail with ``message`` after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for: {message}")
+
+
+@pytest.fixture
+def login(browser, stack):
+    """Open a new browser context signed in as ``role``; returns its page."""
+    contexts = []
+
+    def open_as(role: str, path: str = "/"):
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(stack.url + "/login")
+        page.fill("input[name=email]", f"{role.lower()}@example.com")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url)
+        if path != "/":
+            page.goto(stack.url + path)
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
 
 
 class Shots:
