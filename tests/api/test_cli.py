@@ -126,3 +126,35 @@ def test_audit_lists_rows_newest_first_filtered_by_node(runner, world):
     assert [r["action"] for r in rows] == ["node.updated", "node.maintenance_changed"]
     deleted = runner.invoke(args=["audit", "--node", "gone0000000000000000"])
     assert deleted.exit_code == 0 and "no audit rows" in deleted.output
+
+
+def test_pipelines_deploy_creates_then_updates_and_prints_the_version(runner, world, tmp_path):
+    config = tmp_path / "logs.yaml"
+    config.write_text(factories.SIMPLE_CONFIG)
+    args = ["pipelines", "deploy", "--env", "production", "--name", "logs", "--file", str(config)]
+    first = runner.invoke(args=args)
+    assert first.exit_code == 0, first.output
+    assert first.output.strip() == "created and deployed logs in production: version 1"
+    same = runner.invoke(args=args)
+    assert "already deployed as version 1; nothing changed" in same.output
+    config.write_text(factories.SIMPLE_CONFIG + "# tuned\n")
+    second = runner.invoke(args=args)
+    assert second.output.strip() == "deployed logs in production: version 2"
+    pipeline = db.session.scalar(sa.select(Pipeline).where(Pipeline.name == "logs"))
+    assert pipeline.deployed and pipeline.draft_yaml.endswith("# tuned\n")
+    authors = db.session.scalars(sa.select(AuditLog.actor_type)
+                                 .where(AuditLog.action == "pipeline.deployed")).all()
+    assert authors == ["cli", "cli"]
+
+
+def test_pipelines_deploy_refuses_a_bad_config_in_one_line_and_changes_nothing(runner, world, tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("sources: [")
+    result = runner.invoke(args=["pipelines", "deploy", "--env", "production", "--name", "logs",
+                                 "--file", str(config)])
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1 and "invalid Vector config" in result.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Pipeline)) == 0
+    missing = runner.invoke(args=["pipelines", "deploy", "--env", "nowhere", "--name", "logs",
+                                  "--file", str(config)])
+    assert missing.exit_code == 1 and "no environment" in missing.output

@@ -145,3 +145,47 @@ def test_the_maintenance_endpoints_answer_as_documented(api, world):
     assert [n["id"] for n in dry.get_json()["nodes"]] == [db1.id]
     assert api.post(f"/api/v1/nodes/{web.id}/maintenance", "EDITOR",
                     json={"enabled": False}).status_code == 403
+
+
+CHECKSUM = "sha256:" + "ab" * 32
+
+
+def test_an_admin_triggers_an_agent_update(api, world):
+    web, _, _ = make_fleet(world)
+    body = {"targetVersion": "2.1.0", "downloadUrl": "https://updates.example.test/vf-agent",
+            "checksum": CHECKSUM}
+    response = api.post(f"/api/v1/nodes/{web.id}/agent-update", "service:ADMIN", json=body)
+    assert response.status_code == 200
+    assert response.get_json()["pendingAction"] == {"type": "self_update", **body}
+    bad = api.post(f"/api/v1/nodes/{web.id}/agent-update", "ADMIN",
+                   json={**body, "downloadUrl": "ftp://x"})
+    assert bad.status_code == 400 and "downloadUrl" in bad.get_json()["details"]
+    missing = api.post(f"/api/v1/nodes/{web.id}/agent-update", "ADMIN", json={})
+    assert set(missing.get_json()["details"]) == {"targetVersion", "downloadUrl", "checksum"}
+    assert api.post(f"/api/v1/nodes/{web.id}/agent-update", "EDITOR", json=body).status_code == 403
+
+
+def test_an_admin_renames_and_deletes_a_node(api, world):
+    from vectorflow.models import VectorNode
+
+    web, db1, pay = make_fleet(world)
+    renamed = api.call("PATCH", f"/api/v1/nodes/{web.id}", "ADMIN", json={"name": "web-eu-1"})
+    assert renamed.status_code == 200 and renamed.get_json()["name"] == "web-eu-1"
+    assert api.call("PATCH", f"/api/v1/nodes/{web.id}", "EDITOR",
+                    json={"name": "x"}).status_code == 403
+    assert api.delete(f"/api/v1/nodes/{db1.id}", "EDITOR").status_code == 403
+    assert api.delete(f"/api/v1/nodes/{pay.id}", "ADMIN").status_code == 404
+    assert api.delete(f"/api/v1/nodes/{db1.id}", "ADMIN").status_code == 204
+    db.session.expire_all()
+    assert db.session.get(VectorNode, db1.id) is None and db.session.get(VectorNode, pay.id)
+
+
+def test_a_silent_node_is_listed_as_unreachable_before_any_sweep(api, world):
+    from datetime import timedelta
+
+    from vectorflow.models import utcnow
+
+    stale, _ = factories.make_node(world.env, "stale", last_heartbeat=utcnow() - timedelta(hours=1))
+    db.session.commit()
+    assert api.get(f"/api/v1/nodes/{stale.id}", "VIEWER").get_json()["status"] == "UNREACHABLE"
+    assert ids(api.get("/api/v1/nodes?status=UNREACHABLE", "VIEWER")) == [stale.id]

@@ -1,4 +1,7 @@
-"""Nodes: list (filtered, paginated), show, and node actions."""
+"""Nodes: list (filtered, paginated), show, rename, delete, trigger an agent update.
+
+Maintenance has its own module (api/maintenance.py).
+"""
 from __future__ import annotations
 
 import re
@@ -7,13 +10,16 @@ import sqlalchemy as sa
 from flask import jsonify
 from sqlalchemy.orm import selectinload
 
+from ..extensions import db
 from ..guards import get_environment_or_404, get_node_or_404, require_login
-from ..models import Environment, NodePipelineStatus, NodeStatus, VectorNode
+from ..models import Environment, NodePipelineStatus, NodeStatus, Role, VectorNode
+from ..services import nodes as node_service
+from ..services.nodes import effective_status_clause, unreachable_cutoff
 from . import bp
-from .common import page_response, visible_team_ids
+from .common import no_content, page_response, visible_team_ids
 from .pagination import PAGE_FIELDS, paginate
 from .serializers import node_json
-from .validation import Field, InvalidInput, Query
+from .validation import Body, Field, InvalidInput, Query
 
 # Everything node_json() reads, loaded per page in a fixed number of queries.
 NODE_LOAD = (
@@ -57,16 +63,55 @@ def list_nodes():
             query = query.where(VectorNode.environment_id.in_(
                 sa.select(Environment.id).where(Environment.team_id.in_(ids))
             ))
+    cutoff = unreachable_cutoff()
     if args.get("status"):
-        query = query.where(VectorNode.status == NodeStatus(args["status"]))
+        query = query.where(effective_status_clause(NodeStatus(args["status"]), cutoff))
     if "maintenance" in args:
         query = query.where(VectorNode.maintenance_mode.is_(args["maintenance"]))
     query = query.where(*label_filters(args.get("label") or []))
     rows, cursor = paginate(query, [VectorNode.id], args)
-    return page_response(rows, cursor, node_json)
+    return page_response(rows, cursor, lambda node: node_json(node, cutoff))
 
 
 @bp.get("/nodes/<node_id>")
 @require_login
 def show_node(node_id):
     return jsonify(node_json(get_node_or_404(node_id)))
+
+
+UPDATE_NODE = Body(name=Field("string", required=True, max_length=node_service.MAX_NAME))
+AGENT_UPDATE = Body(
+    targetVersion=Field("string", required=True, max_length=node_service.MAX_VERSION),
+    downloadUrl=Field("string", required=True, max_length=node_service.MAX_URL,
+                      description="https:// URL of the new agent binary."),
+    checksum=Field("string", required=True, max_length=71, description="sha256:<64 hex>"),
+)
+
+
+@bp.patch("/nodes/<node_id>")
+@require_login
+def update_node(node_id):
+    node = get_node_or_404(node_id, Role.ADMIN)
+    data = UPDATE_NODE.parse()
+    node_service.rename_node(node, data["name"])
+    db.session.commit()
+    return jsonify(node_json(node))
+
+
+@bp.delete("/nodes/<node_id>")
+@require_login
+def delete_node(node_id):
+    node_service.delete_node(get_node_or_404(node_id, Role.ADMIN))
+    db.session.commit()
+    return no_content()
+
+
+@bp.post("/nodes/<node_id>/agent-update")
+@require_login
+def agent_update(node_id):
+    node = get_node_or_404(node_id, Role.ADMIN)
+    data = AGENT_UPDATE.parse()
+    node_service.trigger_agent_update(node, data["targetVersion"], data["downloadUrl"],
+                                      data["checksum"])
+    db.session.commit()
+    return jsonify(node_json(node))

@@ -12,7 +12,7 @@ import re
 from functools import cache
 
 from .. import models
-from . import nodes, views
+from . import nodes, pipelines, secrets, views
 from .schema import (
     ANY_OBJECT,
     BOOLEAN,
@@ -217,6 +217,17 @@ PATHS: dict[str, dict[str, dict]] = {
     "/api/v1/nodes/{node_id}": {
         "get": op("Show a node with its pipeline statuses", response=ref("Node"),
                   errors=(404,), tag="nodes"),
+        "patch": op("Rename a node (ADMIN)", response=ref("Node"), body=nodes.UPDATE_NODE,
+                    errors=(403, 404), tag="nodes"),
+        "delete": op("Delete a node; its agent's token stops working at once (ADMIN)",
+                     status=204, errors=(403, 404), tag="nodes"),
+    },
+    "/api/v1/nodes/{node_id}/agent-update": {
+        "post": op("Ask the node's agent to update itself on its next poll (ADMIN)",
+                   description="Sets the node's pendingAction; it is delivered even during "
+                               "maintenance and cleared once the agent reports the new version.",
+                   response=ref("Node"), body=nodes.AGENT_UPDATE, errors=(403, 404),
+                   tag="nodes"),
     },
     "/api/v1/nodes/{node_id}/maintenance": {
         "post": op("Put a node into maintenance or take it out (ADMIN)",
@@ -237,6 +248,64 @@ PATHS: dict[str, dict[str, dict]] = {
                        })),
                    }),
                    body=BULK_MAINTENANCE, errors=(403, 404, 409), tag="nodes"),
+    },
+    "/api/v1/pipelines": {
+        "get": op("List pipelines", response=page("Pipeline"), query=pipelines.LIST_PIPELINES,
+                  errors=(404,), tag="pipelines"),
+        "post": op("Create a pipeline (EDITOR); it runs nowhere until deployed",
+                   response=ref("Pipeline"), status=201, body=pipelines.CREATE_PIPELINE,
+                   errors=(403, 404, 409), tag="pipelines"),
+    },
+    "/api/v1/pipelines/{pipeline_id}": {
+        "get": op("Show a pipeline with its draft", response=ref("Pipeline"), errors=(404,),
+                  tag="pipelines"),
+        "put": op("Edit the draft (EDITOR); agents see it only after a deploy",
+                  response=ref("Pipeline"), body=pipelines.UPDATE_PIPELINE,
+                  errors=(403, 404, 409), tag="pipelines"),
+        "delete": op("Delete an undeployed pipeline and its versions (EDITOR)", status=204,
+                     errors=(403, 404, 409), tag="pipelines"),
+    },
+    "/api/v1/pipelines/{pipeline_id}/deploy": {
+        "post": op("Deploy the draft as the next version (EDITOR)",
+                   description="Deploying an unchanged, deployed draft changes nothing and "
+                               "answers the current version.",
+                   response=ref("Deployment"), body=Body(), errors=(403, 404, 409),
+                   tag="pipelines"),
+    },
+    "/api/v1/pipelines/{pipeline_id}/undeploy": {
+        "post": op("Stop delivering the pipeline to agents (EDITOR)", response=ref("Pipeline"),
+                   body=Body(), errors=(403, 404, 409), tag="pipelines"),
+    },
+    "/api/v1/pipelines/{pipeline_id}/versions": {
+        "get": op("List deployed versions, newest first", response=page("PipelineVersion"),
+                  query=pipelines.LIST_VERSIONS, errors=(404,), tag="pipelines"),
+    },
+    "/api/v1/secrets": {
+        "get": op("List an environment's secrets (names only)", response=page("Secret"),
+                  query=secrets.LIST_SECRETS, errors=(404,), tag="secrets"),
+        "post": op("Store a secret, encrypted (EDITOR)", response=ref("Secret"), status=201,
+                   body=secrets.CREATE_SECRET, errors=(403, 404, 409), tag="secrets"),
+    },
+    "/api/v1/secrets/{secret_id}": {
+        "put": op("Rotate a secret's value (EDITOR); pipelines using it restart",
+                  response=ref("Secret"), body=secrets.ROTATE_SECRET, errors=(403, 404),
+                  tag="secrets"),
+        "delete": op("Delete a secret no deployed pipeline uses (EDITOR)", status=204,
+                     errors=(403, 404, 409), tag="secrets"),
+    },
+    "/api/v1/events": {
+        "get": op("Live events of your teams as server-sent events",
+                  description="The stream the dashboard uses (vectorflow/events): `id:` is the "
+                              "event id; resume with the Last-Event-ID header or ?lastEventId=. "
+                              "Types include node.status_changed, node.maintenance_changed, "
+                              "pipeline.deployed and pipeline.undeployed.",
+                  query=Query(
+                      environmentId=Field("string", description="Only this environment."),
+                      nodeId=Field("string", description="Only this node."),
+                      lastEventId=Field("integer", minimum=0,
+                                        description="Resume after this event id."),
+                  ),
+                  content_type="text/event-stream", errors=(404,), tag="events"),
     },
     "/api/v1/tokens": {
         "get": op("List the API tokens you may manage", response=page("ApiToken"),

@@ -14,14 +14,19 @@ from ..models import (
     DeploymentMode,
     DrainState,
     Environment,
+    LogLevel,
     NodePipelineStatus,
     NodeStatus,
+    Pipeline,
+    PipelineVersion,
     ProcessStatus,
     Role,
+    Secret,
     SecretBackend,
     Team,
     VectorNode,
 )
+from ..services.nodes import effective_status, unreachable_cutoff
 from .schema import (
     ANY_OBJECT,
     BOOLEAN,
@@ -206,12 +211,15 @@ NODE_PROPERTIES = {
 SCHEMAS["Node"] = obj(NODE_PROPERTIES)
 
 
-def node_json(node: VectorNode) -> dict:
+def node_json(node: VectorNode, cutoff: datetime | None = None) -> dict:
     """Represent a node with its per-pipeline statuses.
 
-    Lists should load ``environment`` and ``pipeline_statuses.pipeline`` eagerly
-    (see api.nodes.NODE_LOAD) so a page costs a fixed number of queries.
+    ``status`` is the effective one (a node silent past the threshold is UNREACHABLE even
+    before the sweep notices). Lists pass ``cutoff = unreachable_cutoff()`` computed once and
+    load ``environment`` and ``pipeline_statuses.pipeline`` eagerly (api.nodes.NODE_LOAD), so
+    a page costs a fixed number of queries.
     """
+    cutoff = cutoff or unreachable_cutoff()
     return {
         "id": node.id,
         "name": node.name,
@@ -219,7 +227,7 @@ def node_json(node: VectorNode) -> dict:
         "environmentId": node.environment_id,
         "environmentName": node.environment.name,
         "teamId": node.environment.team_id,
-        "status": node.status.value,
+        "status": effective_status(node, cutoff).value,
         "labels": node.labels or {},
         "agentVersion": node.agent_version,
         "vectorVersion": node.vector_version,
@@ -313,3 +321,94 @@ def audit_json(row: AuditLog) -> dict:
         "details": row.details,
     }
 
+
+
+# -- pipelines ---------------------------------------------------------------------------------
+
+SCHEMAS["Pipeline"] = obj({
+    "id": STRING,
+    "environmentId": STRING,
+    "name": STRING,
+    "description": STRING,
+    "configYaml": {"type": "string", "description": "The draft; agents get it only once deployed."},
+    "logLevel": nullable(enum(LogLevel)),
+    "deployed": BOOLEAN,
+    "deployedAt": nullable(DATETIME),
+    "latestVersion": nullable(INTEGER),
+    "draftDiffers": {"type": "boolean",
+                     "description": "The draft differs from the latest version; deploy to ship it."},
+    "createdAt": DATETIME,
+    "updatedAt": DATETIME,
+})
+
+
+def pipeline_json(pipeline: Pipeline, latest: PipelineVersion | None) -> dict:
+    """Represent a pipeline; ``latest`` is its newest version (services.pipelines.latest_versions)."""
+    from ..services.pipelines import draft_differs
+
+    return {
+        "id": pipeline.id,
+        "environmentId": pipeline.environment_id,
+        "name": pipeline.name,
+        "description": pipeline.description or "",
+        "configYaml": pipeline.draft_yaml or "",
+        "logLevel": _value(pipeline.draft_log_level),
+        "deployed": bool(pipeline.deployed),
+        "deployedAt": ts(pipeline.deployed_at),
+        "latestVersion": latest.version if latest else None,
+        "draftDiffers": draft_differs(pipeline, latest) if latest else True,
+        "createdAt": ts(pipeline.created_at),
+        "updatedAt": ts(pipeline.updated_at),
+    }
+
+
+SCHEMAS["PipelineVersion"] = obj({
+    "pipelineId": STRING,
+    "version": INTEGER,
+    "configYaml": STRING,
+    "logLevel": nullable(enum(LogLevel)),
+    "author": STRING,
+    "createdAt": DATETIME,
+})
+
+
+def pipeline_version_json(version: PipelineVersion) -> dict:
+    """Represent one deployed version of a pipeline."""
+    return {
+        "pipelineId": version.pipeline_id,
+        "version": version.version,
+        "configYaml": version.config_yaml,
+        "logLevel": _value(version.log_level),
+        "author": version.author_label or "",
+        "createdAt": ts(version.created_at),
+    }
+
+
+SCHEMAS["Deployment"] = obj({
+    "pipelineId": STRING,
+    "version": INTEGER,
+    "deployedAt": nullable(DATETIME),
+})
+
+# -- secrets --------------------------------------------------------------------------------------
+
+SCHEMAS["Secret"] = obj({
+    "id": STRING,
+    "environmentId": STRING,
+    "name": STRING,
+    "usedBy": {**array(STRING), "description": "Deployed pipelines whose latest version uses it."},
+    "createdAt": DATETIME,
+    "updatedAt": DATETIME,
+})
+
+
+def secret_json(secret: Secret, used_by: list[str] | None = None) -> dict:
+    """Represent a secret by name only; its value never leaves the server this way."""
+    return {
+        "id": secret.id,
+        "environmentId": secret.environment_id,
+        "name": secret.name,
+        "usedBy": used_by or [],
+        "createdAt": ts(secret.created_at),
+        "updatedAt": ts(secret.updated_at),
+    }

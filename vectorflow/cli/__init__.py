@@ -39,9 +39,9 @@ def register(app) -> None:
                     nodes.nodes):
         app.cli.add_command(command)
 
-    from . import audit, tokens
+    from . import audit, pipelines, tokens
 
-    for command in (tokens.tokens, audit.audit_command):
+    for command in (tokens.tokens, pipelines.pipelines, audit.audit_command):
         app.cli.add_command(command)
 
     from .demo import demo_command

@@ -9,6 +9,7 @@ from ..extensions import db
 from ..models import Environment, VectorNode
 from ..services import ServiceError
 from ..services.actors import Actor
+from ..services.nodes import effective_status, unreachable_cutoff
 from . import commit_or_fail
 from .output import echo_json, echo_table, when
 
@@ -57,12 +58,13 @@ def nodes_maintenance(node, state, reason, until, force):
         click.echo(f"{target.name} left maintenance; its agent starts its pipelines on its next poll")
 
 
-def find_environment_or_fail(name_or_id: str) -> Environment:
-    """Return the environment with this id or unique name, or fail with a one-line error."""
+def find_environment_or_fail(name_or_id: str, team=None) -> Environment:
+    """Return the environment with this id or unique name (in ``team`` when given), or fail
+    with a one-line error."""
     from ..services.environments import find_environment
 
     try:
-        env = find_environment(name_or_id)
+        env = find_environment(name_or_id, team)
     except ServiceError as err:
         raise click.ClickException(err.message) from None
     if env is None:
@@ -83,18 +85,19 @@ def nodes_list(env_ref, as_json):
     if env_ref:
         query = query.where(VectorNode.environment_id == find_environment_or_fail(env_ref).id)
     rows = db.session.scalars(query).all()
+    cutoff = unreachable_cutoff()
     if as_json:
-        echo_json([node_json(n) for n in rows])
+        echo_json([node_json(n, cutoff) for n in rows])
         return
     echo_table(["id", "name", "environment", "status", "last seen", "agent", "pipelines", "labels"],
-               [node_row(n) for n in rows], empty="no nodes")
+               [node_row(n, cutoff) for n in rows], empty="no nodes")
 
 
-def node_row(node: VectorNode) -> list:
+def node_row(node: VectorNode, cutoff) -> list:
     """One row of the node table."""
     running = sum(1 for s in node.pipeline_statuses if s.status.value == "RUNNING")
     labels = ",".join(f"{k}={v}" for k, v in sorted((node.labels or {}).items()))
-    status = "MAINTENANCE" if getattr(node, "maintenance_mode", False) else node.status.value
+    status = "MAINTENANCE" if node.maintenance_mode else effective_status(node, cutoff).value
     return [node.id, node.name, node.environment.name, status, when(node.last_seen),
             node.agent_version or "-", f"{running}/{len(node.pipeline_statuses)} running",
             labels or "-"]
