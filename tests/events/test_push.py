@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vectorflow.agent.push import push_message, push_url
+from vectorflow.agent.push import push_message
+from vectorflow.agent.views import push_url
 from vectorflow.extensions import db
 from vectorflow.live import LiveEvent
 from vectorflow.services.maintenance import set_maintenance

@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import json
 
-import sqlalchemy as sa
-from flask import current_app, jsonify, request, url_for
-
 from ..extensions import db
 from ..live import LiveEvent, Subscription, event_stream_response, get_broker
-from ..models import VectorNode
-from ..security import bearer_token, digests_match, token_digest
 from . import bp
+from .views import current_node, node_required
 
 # Environment-wide events that change what every node of the environment runs.
 CONFIG_REASONS = {
@@ -29,14 +25,6 @@ MAINTENANCE_REASONS = {
     "auto_exited": "maintenance_off",
 }
 SELF_UPDATE_FIELDS = ("targetVersion", "downloadUrl", "checksum")
-
-
-def push_url() -> str:
-    """Return the absolute URL agents are told to open (the config response's ``pushUrl``)."""
-    base = current_app.config.get("VECTORFLOW_PUBLIC_URL")
-    if base:
-        return base + "/api/agent/push"
-    return request.host_url.rstrip("/") + url_for("agent.push")
 
 
 def push_message(ev: LiveEvent) -> dict | None:
@@ -84,24 +72,11 @@ def node_subscription(node_id: str, environment_id: str) -> Subscription:
     )
 
 
-def authenticate_node() -> VectorNode | None:
-    """Return the node whose bearer token the request carries, or None."""
-    raw = bearer_token(request.headers.get("Authorization"))
-    if raw is None:
-        return None
-    node = db.session.scalar(
-        sa.select(VectorNode).where(VectorNode.node_token_digest == token_digest(raw)))
-    if node is None or not digests_match(node.node_token_digest, raw):
-        return None
-    return node
-
-
 @bp.get("/push")
+@node_required
 def push():
     """Stream config-change hints to one authenticated agent."""
-    node = authenticate_node()
-    if node is None:
-        return jsonify({"error": "Unauthorized"}), 401
+    node = current_node()
     stream = get_broker().open(node_subscription(node.id, node.environment_id), None)
     db.session.close()  # nothing below touches the database while the stream is open
     return event_stream_response(stream)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, request, url_for
 
 from ..extensions import db
 from ..models import VectorNode
@@ -19,7 +19,6 @@ from ..services.agent import (
     record_heartbeat,
 )
 from . import bp
-from .push import push_url
 from .schemas import parse_enroll, parse_heartbeat
 
 
@@ -42,6 +41,14 @@ def node_required(view):
 def current_node() -> VectorNode:
     """Return the node authenticated for this request by ``node_required``."""
     return g.agent_node
+
+
+def push_url() -> str:
+    """Return the absolute URL of the push stream, advertised as the config's ``pushUrl``."""
+    base = current_app.config.get("VECTORFLOW_PUBLIC_URL")
+    if base:
+        return base + "/api/agent/push"
+    return request.host_url.rstrip("/") + url_for("agent.push")
 
 
 def _json_body():

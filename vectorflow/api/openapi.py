@@ -12,6 +12,7 @@ import re
 from functools import cache
 
 from .. import models
+from ..events.views import STREAM_QUERY
 from . import nodes, pipelines, secrets, views
 from .schema import (
     ANY_OBJECT,
@@ -321,6 +322,15 @@ PATHS: dict[str, dict[str, dict]] = {
         "get": op("List audit rows of the teams where you are ADMIN, newest first",
                   response=page("AuditEntry"), query=views.LIST_AUDIT, errors=(403, 404),
                   tag="audit"),
+    },
+    "/api/v1/events": {
+        "get": op("Stream your teams' events (server-sent events)",
+                  description="Each event arrives as `event: <type>` (and, for a node's events, "
+                              "again as `event: node-<nodeId>`) with `id:` the event id and "
+                              "`data:` its JSON. Resume with the Last-Event-ID header; a "
+                              "`resync` event means the missed events are gone: reload state.",
+                  query=STREAM_QUERY, content_type="text/event-stream", errors=(404,),
+                  tag="events"),
     },
     "/api/agent/enroll": {
         "post": op("Enroll a node with an environment's enrollment token",

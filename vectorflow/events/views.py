@@ -4,21 +4,28 @@ from __future__ import annotations
 from flask import request
 from flask_login import current_user
 
-from ..errors import render_error
+from ..api.validation import Field, InvalidInput, Query
 from ..extensions import db
 from ..guards import get_environment_or_404, get_node_or_404, require_login
 from ..live import Scope, browser_subscription, event_stream_response, get_broker
 from . import bp
 
+STREAM_QUERY = Query(
+    environmentId=Field("string", max_length=20, description="only this environment's events"),
+    nodeId=Field("string", max_length=20, description="only this node's events"),
+    lastEventId=Field("integer", minimum=0,
+                      description="resume after this event id (when no Last-Event-ID header)"),
+)
 
-def parse_cursor(raw: str | None) -> int | None:
-    """Return the event id a client resumes after, or None; ValueError when malformed."""
-    if raw is None or raw.strip() == "":
+
+def header_cursor() -> int | None:
+    """Return the Last-Event-ID header as an event id, or None when absent."""
+    raw = (request.headers.get("Last-Event-ID") or "").strip()
+    if not raw:
         return None
-    value = int(raw.strip())
-    if value < 0:
-        raise ValueError(raw)
-    return value
+    if not raw.isdigit():
+        raise InvalidInput({"Last-Event-ID": "must be a non-negative integer event id"})
+    return int(raw)
 
 
 @bp.get("/events")
@@ -26,15 +33,13 @@ def parse_cursor(raw: str | None) -> int | None:
 @require_login
 def stream():
     """Stream the caller's teams' events, resuming after Last-Event-ID (or ?lastEventId=)."""
-    try:
-        # The header is newer than the URL: browsers send it on their own reconnects.
-        cursor = parse_cursor(request.headers.get("Last-Event-ID")
-                              or request.args.get("lastEventId"))
-    except ValueError:
-        return render_error(400, "Invalid input",
-                            {"lastEventId": "must be a non-negative integer event id"})
-    environment_id = request.args.get("environmentId") or None
-    node_id = request.args.get("nodeId") or None
+    query = STREAM_QUERY.parse()
+    # The header is newer than the URL: browsers send it on their own reconnects.
+    cursor = header_cursor()
+    if cursor is None:
+        cursor = query.get("lastEventId")
+    environment_id = query.get("environmentId")
+    node_id = query.get("nodeId")
     if environment_id:
         get_environment_or_404(environment_id)
     if node_id:
