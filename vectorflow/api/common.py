@@ -1,10 +1,12 @@
 """Helpers shared by the API views: list responses and who the caller is."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import abort, jsonify
 from flask_login import current_user
 
-from ..models import User
+from ..guards import get_environment_or_404
+from ..models import Environment, User
 
 
 def page_response(rows, next_cursor: str | None, represent):
@@ -15,6 +17,17 @@ def page_response(rows, next_cursor: str | None, represent):
 def visible_team_ids() -> list[str] | None:
     """Return the ids of the teams the caller may see; None means every team."""
     return current_user.team_ids()
+
+
+def in_environments(query: sa.Select, column, environment_id: str | None) -> sa.Select:
+    """Limit ``query`` by its environment-id ``column``: to ``environment_id`` (404 unless the
+    caller may see it), or else to the environments of the caller's teams."""
+    if environment_id:
+        return query.where(column == get_environment_or_404(environment_id).id)
+    ids = visible_team_ids()
+    if ids is None:
+        return query
+    return query.where(column.in_(sa.select(Environment.id).where(Environment.team_id.in_(ids))))
 
 
 def principal():

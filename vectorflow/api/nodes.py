@@ -11,12 +11,12 @@ from flask import jsonify
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..guards import get_environment_or_404, get_node_or_404, require_login
-from ..models import Environment, NodePipelineStatus, NodeStatus, Role, VectorNode
+from ..guards import get_node_or_404, require_login
+from ..models import NodePipelineStatus, NodeStatus, Role, VectorNode
 from ..services import nodes as node_service
 from ..services.nodes import effective_status_clause, unreachable_cutoff
 from . import bp
-from .common import no_content, page_response, visible_team_ids
+from .common import in_environments, no_content, page_response
 from .pagination import PAGE_FIELDS, paginate
 from .serializers import node_json
 from .validation import Body, Field, InvalidInput, Query
@@ -53,16 +53,8 @@ def label_filters(selectors: list[str]) -> list:
 @require_login
 def list_nodes():
     args = LIST_NODES.parse()
-    query = sa.select(VectorNode).options(*NODE_LOAD)
-    if args.get("environmentId"):
-        env = get_environment_or_404(args["environmentId"])
-        query = query.where(VectorNode.environment_id == env.id)
-    else:
-        ids = visible_team_ids()
-        if ids is not None:
-            query = query.where(VectorNode.environment_id.in_(
-                sa.select(Environment.id).where(Environment.team_id.in_(ids))
-            ))
+    query = in_environments(sa.select(VectorNode).options(*NODE_LOAD), VectorNode.environment_id,
+                            args.get("environmentId"))
     cutoff = unreachable_cutoff()
     if args.get("status"):
         query = query.where(effective_status_clause(NodeStatus(args["status"]), cutoff))

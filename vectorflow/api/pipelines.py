@@ -8,10 +8,10 @@ from flask import jsonify
 
 from ..extensions import db
 from ..guards import get_environment_or_404, get_pipeline_or_404, require_login
-from ..models import Environment, LogLevel, Pipeline, PipelineVersion, Role
+from ..models import LogLevel, Pipeline, PipelineVersion, Role
 from ..services import pipelines as pipeline_service
 from . import bp
-from .common import no_content, page_response, visible_team_ids
+from .common import in_environments, no_content, page_response
 from .pagination import PAGE_FIELDS, paginate
 from .serializers import pipeline_json, pipeline_version_json, ts
 from .validation import Body, Field, Query
@@ -50,16 +50,7 @@ def represent(pipeline: Pipeline) -> dict:
 @require_login
 def list_pipelines():
     args = LIST_PIPELINES.parse()
-    query = sa.select(Pipeline)
-    if args.get("environmentId"):
-        env = get_environment_or_404(args["environmentId"])
-        query = query.where(Pipeline.environment_id == env.id)
-    else:
-        ids = visible_team_ids()
-        if ids is not None:
-            query = query.where(Pipeline.environment_id.in_(
-                sa.select(Environment.id).where(Environment.team_id.in_(ids))
-            ))
+    query = in_environments(sa.select(Pipeline), Pipeline.environment_id, args.get("environmentId"))
     if args.get("name"):
         query = query.where(Pipeline.name == args["name"])
     rows, cursor = paginate(query, [Pipeline.name, Pipeline.id], args)

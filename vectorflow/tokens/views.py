@@ -45,15 +45,8 @@ def create_personal():
     form = PersonalTokenForm()
     if not form.validate_on_submit():
         return _page(400, personal_form=form)
-    try:
-        token, raw = tokens.create_personal_token(current_user._get_current_object(), form.name.data)
-    except ServiceError as err:
-        db.session.rollback()
-        form.name.errors.append(err.message)
-        return _page(400, personal_form=form)
-    db.session.commit()
-    # Shown once, on this response only; afterwards only the hint is visible.
-    return _page(new_token={"token": token, "raw": raw})
+    return _issue(form, "personal_form", lambda: tokens.create_personal_token(
+        current_user._get_current_object(), form.name.data))
 
 
 @bp.post("/service")
@@ -66,13 +59,19 @@ def create_service():
             get_team_or_404(form.team_id.data, Role.ADMIN)  # 404 or 403, as for any team object
         return _page(400, service_form=form)
     team = get_team_or_404(form.team_id.data, Role.ADMIN)
+    return _issue(form, "service_form",
+                  lambda: tokens.create_service_token(team, form.name.data, form.role.data))
+
+
+def _issue(form, form_name: str, create):
     try:
-        token, raw = tokens.create_service_token(team, form.name.data, form.role.data)
+        token, raw = create()
     except ServiceError as err:
         db.session.rollback()
         form.name.errors.append(err.message)
-        return _page(400, service_form=form)
+        return _page(400, **{form_name: form})
     db.session.commit()
+    # Shown once, on this response only; afterwards only the hint is visible.
     return _page(new_token={"token": token, "raw": raw})
 
 
