@@ -294,20 +294,6 @@ PATHS: dict[str, dict[str, dict]] = {
         "delete": op("Delete a secret no deployed pipeline uses (EDITOR)", status=204,
                      errors=(403, 404, 409), tag="secrets"),
     },
-    "/api/v1/events": {
-        "get": op("Live events of your teams as server-sent events",
-                  description="The stream the dashboard uses (vectorflow/events): `id:` is the "
-                              "event id; resume with the Last-Event-ID header or ?lastEventId=. "
-                              "Types include node.status_changed, node.maintenance_changed, "
-                              "pipeline.deployed and pipeline.undeployed.",
-                  query=Query(
-                      environmentId=Field("string", description="Only this environment."),
-                      nodeId=Field("string", description="Only this node."),
-                      lastEventId=Field("integer", minimum=0,
-                                        description="Resume after this event id."),
-                  ),
-                  content_type="text/event-stream", errors=(404,), tag="events"),
-    },
     "/api/v1/tokens": {
         "get": op("List the API tokens you may manage", response=page("ApiToken"),
                   query=views.LIST_TOKENS, tag="tokens"),
