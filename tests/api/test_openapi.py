@@ -101,3 +101,17 @@ def test_a_response_with_an_undocumented_key_fails_the_check():
     with pytest.raises(AssertionError, match="Additional properties"):
         _validate({"id": "a", "name": "b", "createdAt": "2026-01-01T00:00:00Z", "colour": "red"},
                   node_schema, "example")
+
+
+def test_no_path_is_written_twice_in_paths():
+    # A dict literal keeps the last of two equal keys silently; two helpers adding the same
+    # route would lose one description without a trace.
+    import ast
+
+    import vectorflow.api.openapi as module
+
+    tree = ast.parse(Path(module.__file__).read_text())
+    [paths] = [node.value for node in ast.walk(tree)
+               if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "PATHS"]
+    keys = [key.value for key in paths.keys]
+    assert sorted({k for k in keys if keys.count(k) > 1}) == []
