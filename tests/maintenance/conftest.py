@@ -1,39 +1,12 @@
-"""Helpers for the maintenance tests: deployed pipelines and what nodes report running."""
+"""Helpers for the maintenance tests: what nodes report running, API tokens, a node."""
 from __future__ import annotations
 
 import pytest
 
 from tests.factories import make_node
 from vectorflow.extensions import db
-from vectorflow.models import (
-    ApiToken,
-    NodePipelineStatus,
-    Pipeline,
-    PipelineVersion,
-    ProcessStatus,
-    User,
-)
+from vectorflow.models import ApiToken, NodePipelineStatus, ProcessStatus, User
 from vectorflow.security import API_PREFIX, generate_token, token_digest, token_hint
-
-CONFIG = """sources:
-  in:
-    type: demo_logs
-    format: json
-sinks:
-  out:
-    type: blackhole
-    inputs: [in]
-"""
-
-
-def deploy_pipeline(env, name: str = "logs") -> Pipeline:
-    """Create a pipeline deployed at version 1."""
-    pipeline = Pipeline(environment=env, name=name, draft_yaml=CONFIG, deployed=True)
-    db.session.add(pipeline)
-    db.session.flush()
-    db.session.add(PipelineVersion(pipeline_id=pipeline.id, version=1, config_yaml=CONFIG))
-    db.session.flush()
-    return pipeline
 
 
 def report(node, pipeline, status: ProcessStatus = ProcessStatus.RUNNING) -> NodePipelineStatus:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import make_node
-from tests.maintenance.conftest import api_token, deploy_pipeline, report
+from tests.factories import make_node, make_pipeline
+from tests.maintenance.conftest import api_token, report
 from vectorflow.extensions import db
 from vectorflow.models import AuditLog
 
@@ -94,7 +94,7 @@ def test_a_non_json_body_is_a_400(client, world, node):
 
 
 def test_coverage_warning_answers_409_naming_the_pipelines_unless_forced(client, world, node):
-    pipeline = deploy_pipeline(world.env, "audit-logs")
+    pipeline = make_pipeline(world.env, "audit-logs")
     report(node, pipeline)
     db.session.commit()
     token = api_token(world.users["ADMIN"])
@@ -132,7 +132,7 @@ def test_session_callers_need_the_csrf_token(client, world, node, login_as):
 
 def test_bulk_dry_run_lists_what_would_change_and_changes_nothing(client, world, node):
     other, _ = make_node(world.env, "edge-2", maintenance_mode=True)
-    pipeline = deploy_pipeline(world.env, "logs")
+    pipeline = make_pipeline(world.env, "logs")
     report(node, pipeline)
     db.session.commit()
     token = api_token(world.users["ADMIN"])
@@ -168,7 +168,7 @@ def test_bulk_by_label_selector_changes_only_matching_nodes(client, world):
 
 def test_bulk_refuses_with_409_when_the_set_would_leave_a_pipeline_uncovered(client, world, node):
     other, _ = make_node(world.env, "edge-2")
-    pipeline = deploy_pipeline(world.env, "logs")
+    pipeline = make_pipeline(world.env, "logs")
     report(node, pipeline)
     report(other, pipeline)
     db.session.commit()

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.factories import make_node
-from tests.maintenance.conftest import deploy_pipeline, report
+from tests.factories import make_node, make_pipeline
+from tests.maintenance.conftest import report
 from vectorflow.extensions import db
 from vectorflow.models import AuditLog
 
@@ -54,7 +54,7 @@ def test_bad_until_is_a_one_line_error_and_changes_nothing(runner, node):
 
 
 def test_coverage_warning_needs_force(runner, world, node):
-    report(node, deploy_pipeline(world.env, "metrics"))
+    report(node, make_pipeline(world.env, "metrics"))
     db.session.commit()
     result = runner.invoke(args=["nodes", "maintenance", "edge-1", "on"])
     assert result.exit_code != 0 and "metrics" in result.output

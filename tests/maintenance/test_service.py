@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import make_node
-from tests.maintenance.conftest import deploy_pipeline, report
+from tests.factories import make_node, make_pipeline
+from tests.maintenance.conftest import report
 from vectorflow.extensions import db
 from vectorflow.models import (
     AuditLog,
@@ -134,8 +134,8 @@ def test_a_reason_of_500_characters_is_accepted(node):
 # ------------------------------------------------------------------ coverage
 
 def test_coverage_warns_about_pipelines_only_this_node_runs(world, node):
-    only_here = deploy_pipeline(world.env, "only-here")
-    shared = deploy_pipeline(world.env, "shared")
+    only_here = make_pipeline(world.env, "only-here")
+    shared = make_pipeline(world.env, "shared")
     other, _ = make_node(world.env, "edge-2")
     for p in (only_here, shared):
         report(node, p)
@@ -144,7 +144,7 @@ def test_coverage_warns_about_pipelines_only_this_node_runs(world, node):
 
 
 def test_nodes_in_maintenance_unhealthy_or_silent_do_not_count_as_coverage(world, node):
-    pipeline = deploy_pipeline(world.env, "logs")
+    pipeline = make_pipeline(world.env, "logs")
     report(node, pipeline)
     in_maintenance, _ = make_node(world.env, "maint", maintenance_mode=True)
     unreachable, _ = make_node(world.env, "down", status=NodeStatus.UNREACHABLE)
@@ -157,14 +157,13 @@ def test_nodes_in_maintenance_unhealthy_or_silent_do_not_count_as_coverage(world
 
 
 def test_undeployed_pipelines_and_other_environments_never_warn(world, node):
-    pipeline = deploy_pipeline(world.env, "draft")
-    pipeline.deployed = False
-    deploy_pipeline(world.other_env, "theirs")
+    make_pipeline(world.env, "draft", deployed=False)
+    make_pipeline(world.other_env, "theirs")
     assert coverage_warnings(node) == []
 
 
 def test_entering_with_a_coverage_warning_is_refused_unless_forced(world, node):
-    pipeline = deploy_pipeline(world.env, "billing-logs")
+    pipeline = make_pipeline(world.env, "billing-logs")
     report(node, pipeline)
     with pytest.raises(Conflict) as err:
         set_maintenance(node, True, actor=ALICE)
@@ -177,7 +176,7 @@ def test_entering_with_a_coverage_warning_is_refused_unless_forced(world, node):
 
 
 def test_bulk_coverage_counts_the_whole_set_as_gone(world, node):
-    pipeline = deploy_pipeline(world.env, "logs")
+    pipeline = make_pipeline(world.env, "logs")
     other, _ = make_node(world.env, "edge-2")
     report(node, pipeline)
     report(other, pipeline)
@@ -186,8 +185,8 @@ def test_bulk_coverage_counts_the_whole_set_as_gone(world, node):
 
 
 def test_environment_coverage_matches_the_per_node_answer(world, node):
-    a = deploy_pipeline(world.env, "a")
-    b = deploy_pipeline(world.env, "b")
+    a = make_pipeline(world.env, "a")
+    b = make_pipeline(world.env, "b")
     other, _ = make_node(world.env, "edge-2")
     report(node, a)
     report(node, b)
@@ -201,7 +200,7 @@ def test_environment_coverage_matches_the_per_node_answer(world, node):
 # ------------------------------------------------------------------ drain and resume
 
 def test_drain_state_follows_heartbeats_and_is_kept_in_the_history(world, node):
-    pipeline = deploy_pipeline(world.env, "logs")
+    pipeline = make_pipeline(world.env, "logs")
     report(node, pipeline)
     set_maintenance(node, True, force=True, actor=ALICE)
     on_heartbeat(node, [{"status": "RUNNING"}])

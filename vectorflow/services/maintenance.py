@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -21,7 +21,6 @@ from ..models import (
     NodeStatus,
     Pipeline,
     ProcessStatus,
-    SystemSettings,
     VectorNode,
     utcnow,
 )
@@ -29,6 +28,7 @@ from . import Conflict, ServiceError
 from .actors import Actor, current_actor
 from .audit import record
 from .events import emit
+from .nodes import effective_status_clause, unreachable_cutoff
 
 MAX_REASON = 500
 EVENT = "node.maintenance_changed"
@@ -76,18 +76,11 @@ def parse_until(value: str | datetime | None, *, now: datetime | None = None) ->
 
 # ---------------------------------------------------------------- coverage
 
-def healthy_since(now: datetime | None = None) -> datetime:
-    """Return the oldest last heartbeat a node may have and still count as healthy."""
-    settings = SystemSettings.get()
-    window_ms = settings.fleet_poll_interval_ms * settings.unreachable_threshold
-    return (now or utcnow()) - timedelta(milliseconds=window_ms)
-
-
 def _covering(env_ids: set[str], exclude_ids: set[str] = frozenset()) -> dict[str, tuple[int, str]]:
     """Map pipeline id to (number of covering nodes, one of them) in one grouped query.
 
-    A node covers a pipeline when it is HEALTHY (recent heartbeat), not in maintenance,
-    and reports that pipeline RUNNING.
+    A node covers a pipeline when its effective status is HEALTHY, it is not in
+    maintenance, and it reports that pipeline RUNNING.
     """
     query = (
         sa.select(NodePipelineStatus.pipeline_id,
@@ -96,8 +89,7 @@ def _covering(env_ids: set[str], exclude_ids: set[str] = frozenset()) -> dict[st
         .join(VectorNode, VectorNode.id == NodePipelineStatus.node_id)
         .where(VectorNode.environment_id.in_(env_ids),
                VectorNode.maintenance_mode.is_(False),
-               VectorNode.status == NodeStatus.HEALTHY,
-               VectorNode.last_heartbeat >= healthy_since(),
+               effective_status_clause(NodeStatus.HEALTHY, unreachable_cutoff()),
                NodePipelineStatus.status == ProcessStatus.RUNNING)
         .group_by(NodePipelineStatus.pipeline_id)
     )
