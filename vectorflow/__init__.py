@@ -70,7 +70,9 @@ def register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .events import bp as events_bp
+    from .audit import bp as audit_bp
     from .fleet import bp as fleet_bp
+    from .maintenance import bp as maintenance_bp
     from .matrix import bp as matrix_bp
     from .nodes import bp as nodes_bp
     from .pipelines import bp as pipelines_bp
@@ -81,6 +83,8 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
     app.register_blueprint(pipelines_bp)
     app.register_blueprint(tokens_bp)
+    app.register_blueprint(maintenance_bp)
+    app.register_blueprint(audit_bp)
 
     from .probes import bp as probes_bp
 

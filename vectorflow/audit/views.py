@@ -1,0 +1,58 @@
+"""Audit log views."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import render_template, request
+from flask_login import current_user
+
+from ..extensions import db
+from ..guards import require_role
+from ..models import AuditLog, Environment, Role, VectorNode
+from ..services.audit import admin_team_ids, audit_rows
+from . import bp
+
+PER_PAGE = 50
+NODE_CHOICES = 500
+
+
+def changes(before: dict | None, after: dict | None) -> list[tuple[str, object, object]]:
+    """Return (key, before, after) for every key whose value differs."""
+    before, after = before or {}, after or {}
+    keys = list(dict.fromkeys([*before, *after]))
+    return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+
+
+def _cursor(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.get("/")
+@require_role(Role.ADMIN)
+def index():
+    team_ids = admin_team_ids(current_user)
+    action = request.args.get("action", "").strip()[:80] or None
+    node_id = request.args.get("node", "").strip()[:40] or None
+    rows, next_cursor = audit_rows(team_ids, action=action, node_id=node_id,
+                                   before_id=_cursor(request.args.get("before")), limit=PER_PAGE)
+
+    scope = (lambda q, col: q if team_ids is None else q.where(col.in_(team_ids)))
+    actions = db.session.scalars(
+        scope(sa.select(AuditLog.action).distinct(), AuditLog.team_id).order_by(AuditLog.action)
+    ).all()
+    nodes = db.session.execute(
+        scope(sa.select(VectorNode.id, VectorNode.name, Environment.name)
+              .join(Environment, Environment.id == VectorNode.environment_id), Environment.team_id)
+        .order_by(Environment.name, VectorNode.name).limit(NODE_CHOICES)
+    ).all()
+    node_ids = {r.entity_id for r in rows if r.entity_type == "node" and r.entity_id}
+    names = dict(db.session.execute(
+        sa.select(VectorNode.id, VectorNode.name).where(VectorNode.id.in_(node_ids))
+    ).all()) if node_ids else {}
+    return render_template(
+        "audit/index.html", rows=rows, next_cursor=next_cursor, actions=actions, nodes=nodes,
+        node_names=names, filters={"action": action or "", "node": node_id or ""},
+        changes=changes,
+    )

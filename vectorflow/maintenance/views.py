@@ -1,0 +1,125 @@
+"""Form endpoints behind the maintenance toggle (fleet rows and node page).
+
+The dialog posts here with fetch (JSON answer, then the page re-renders the fragments);
+without JavaScript the toggle links to the confirmation page and the form redirects back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from flask import flash, g, jsonify, redirect, render_template, request, url_for
+
+from ..api.maintenance import maintenance_json
+from ..auth.views import safe_next
+from ..extensions import db
+from ..guards import get_node_or_404, require_login, wants_json
+from ..models import Pipeline, Role, VectorNode
+from ..services import Conflict, ServiceError
+from ..services import maintenance as service
+from . import bp
+
+TRUE = {"1", "true", "on", "yes"}
+
+
+@dataclass
+class MaintenanceInfo:
+    """What the toggle dialog says about a node: pipelines running now, coverage lost."""
+
+    running: int
+    warnings: list[Pipeline]
+
+
+@bp.app_template_global("maintenance_info")
+def maintenance_info(node: VectorNode) -> MaintenanceInfo:
+    """Return the dialog facts for ``node``; queries once per environment per request."""
+    cache = g.setdefault("vf_environment_coverage", {})
+    if node.environment_id not in cache:
+        cache[node.environment_id] = service.environment_coverage(node.environment_id)
+    coverage = cache[node.environment_id]
+    return MaintenanceInfo(coverage.running_count(node), coverage.warnings_for(node))
+
+
+@bp.app_template_global("maintenance_history")
+def maintenance_history(node: VectorNode, limit: int = 20):
+    """Return the node's latest maintenance periods, newest first."""
+    return service.history(node, limit)
+
+
+def until_from_form(form) -> str | datetime | None:
+    """Return the scheduled end a form sent: ``until`` (ISO, set by the dialog's script)
+    or ``until_local`` read as UTC (the page without JavaScript says so)."""
+    if form.get("until", "").strip():
+        return form["until"]
+    local = form.get("until_local", "").strip()
+    if not local:
+        return None
+    try:
+        parsed = datetime.fromisoformat(local)
+    except ValueError:
+        return local  # the service explains what is wrong with it
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@bp.get("/<node_id>/maintenance")
+@require_login
+def confirm(node_id):
+    """Show the confirmation as a page (the toggle's target when JavaScript is off)."""
+    node = get_node_or_404(node_id, Role.ADMIN)
+    return render_template("maintenance/confirm.html", node=node,
+                           next=safe_next(request.args.get("next") or url_for("nodes.show", node_id=node.id)))
+
+
+@bp.post("/<node_id>/maintenance")
+@require_login
+def toggle(node_id):
+    """Enter or leave maintenance from the dialog (fetch: JSON; plain form: redirect)."""
+    node = get_node_or_404(node_id, Role.ADMIN)
+    form = request.form
+    enabled = form.get("enabled", "").strip().lower() in TRUE
+    next_url = safe_next(form.get("next") or url_for("nodes.show", node_id=node.id))
+    try:
+        changed = service.set_maintenance(
+            node, enabled, reason=form.get("reason"), until=until_from_form(form),
+            force=form.get("force", "").strip().lower() in TRUE,
+        )
+        db.session.commit()
+    except ServiceError as err:
+        db.session.rollback()
+        if wants_json():
+            raise
+        status = 409 if isinstance(err, Conflict) else 400
+        return render_template("maintenance/confirm.html", node=node, next=next_url,
+                               error=err.message, form=form, enabled=enabled), status
+    if wants_json():
+        return jsonify({"changed": changed, "node": {"id": node.id, **maintenance_json(node)}})
+    if not changed:
+        flash(f"{node.name} was already {'in' if enabled else 'out of'} maintenance.", "info")
+    elif enabled:
+        flash(f"{node.name} is in maintenance: its agent stops all pipelines on its next poll.",
+              "success")
+    else:
+        flash(f"{node.name} left maintenance: its agent starts its pipelines on its next poll.",
+              "success")
+    return redirect(next_url)
+
+
+@bp.get("/<node_id>/maintenance/panel")
+@require_login
+def panel(node_id):
+    """Render the node page's maintenance panel (banner and toggle) alone, for live updates."""
+    return render_template("nodes/_maintenance_banner.html", node=get_node_or_404(node_id))
+
+
+@bp.get("/<node_id>/maintenance/history")
+@require_login
+def history(node_id):
+    """Render the node's maintenance history table alone."""
+    return render_template("nodes/_maintenance_history.html", node=get_node_or_404(node_id))
+
+
+@bp.get("/<node_id>/maintenance/toggle")
+@require_login
+def toggle_fragment(node_id):
+    """Render the node page's toggle (and its dialog) alone."""
+    return render_template("maintenance/_toggle.html", node=get_node_or_404(node_id))
