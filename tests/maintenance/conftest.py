@@ -1,12 +1,12 @@
-"""Helpers for the maintenance tests: what nodes report running, API tokens, a node."""
+"""Helpers for the maintenance tests: what nodes report running, a node, API callers."""
 from __future__ import annotations
 
 import pytest
 
+from tests.api.conftest import api, api_tokens  # noqa: F401  (fixtures: OpenAPI-checked API calls)
 from tests.factories import make_node
 from vectorflow.extensions import db
-from vectorflow.models import ApiToken, NodePipelineStatus, ProcessStatus, User
-from vectorflow.security import API_PREFIX, generate_token, token_digest, token_hint
+from vectorflow.models import NodePipelineStatus, ProcessStatus
 
 
 def report(node, pipeline, status: ProcessStatus = ProcessStatus.RUNNING) -> NodePipelineStatus:
@@ -15,15 +15,6 @@ def report(node, pipeline, status: ProcessStatus = ProcessStatus.RUNNING) -> Nod
     db.session.add(row)
     db.session.flush()
     return row
-
-
-def api_token(user: User) -> str:
-    """Return a personal API token that acts as ``user``."""
-    raw = generate_token(API_PREFIX)
-    db.session.add(ApiToken(name=f"{user.email} script", token_digest=token_digest(raw),
-                            token_hint=token_hint(raw), user_id=user.id))
-    db.session.commit()
-    return raw
 
 
 @pytest.fixture

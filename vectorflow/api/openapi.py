@@ -13,7 +13,7 @@ from functools import cache
 
 from .. import models
 from ..events.views import STREAM_QUERY
-from . import nodes, pipelines, secrets, views
+from . import maintenance, nodes, pipelines, secrets, views
 from .schema import (
     ANY_OBJECT,
     BOOLEAN,
@@ -29,25 +29,6 @@ from .schema import (
 )
 from .serializers import SCHEMAS
 from .validation import Body, Field, Query
-
-# Request bodies of the maintenance endpoints (vectorflow/api/maintenance.py).
-MAINTENANCE_FIELDS = dict(
-    enabled=Field("boolean", required=True),
-    reason=Field("string", max_length=500, nullable=True),
-    until=Field("datetime", nullable=True, description="Scheduled end; must be in the future."),
-    force=Field("boolean", description="Enter even if a deployed pipeline would be left on "
-                                       "no healthy node (otherwise 409)."),
-)
-NODE_MAINTENANCE = Body(**MAINTENANCE_FIELDS)
-BULK_MAINTENANCE = Body(
-    selector=Field("object", fields=Body(
-        environmentId=Field("string", required=True),
-        labels=Field("object", values=Field("string")),
-    ), description="Nodes of one environment with all these labels; or give nodeIds."),
-    nodeIds=Field("array", items=Field("string"), max_items=1000),
-    dryRun=Field("boolean", description="Report what would change, change nothing."),
-    **MAINTENANCE_FIELDS,
-)
 
 TOKEN_AUTH = [{"apiToken": []}, {"session": []}]
 NODE_AUTH = [{"nodeToken": []}]
@@ -234,7 +215,7 @@ PATHS: dict[str, dict[str, dict]] = {
         "post": op("Put a node into maintenance or take it out (ADMIN)",
                    description="A node in maintenance is sent no pipelines; its agent stops them "
                                "on its next poll. Setting the state it has already changes nothing.",
-                   response=ref("NodeMaintenance"), body=NODE_MAINTENANCE, errors=(403, 404, 409),
+                   response=ref("Node"), body=maintenance.NODE_MAINTENANCE, errors=(403, 404, 409),
                    tag="nodes"),
     },
     "/api/v1/nodes/maintenance": {
@@ -248,7 +229,7 @@ PATHS: dict[str, dict[str, dict]] = {
                            "pipelineId": STRING, "pipelineName": STRING, "environmentId": STRING,
                        })),
                    }),
-                   body=BULK_MAINTENANCE, errors=(403, 404, 409), tag="nodes"),
+                   body=maintenance.BULK_MAINTENANCE, errors=(403, 404, 409), tag="nodes"),
     },
     "/api/v1/pipelines": {
         "get": op("List pipelines", response=page("Pipeline"), query=pipelines.LIST_PIPELINES,

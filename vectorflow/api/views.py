@@ -13,6 +13,7 @@ from ..guards import (
 )
 from ..models import ApiToken, AuditLog, Environment, Role, SecretBackend, Team
 from ..services import accounts, environments, tokens
+from ..services.audit import audit_query
 from . import bp
 from .common import acting_user, no_content, page_response, principal, visible_team_ids
 from .pagination import PAGE_FIELDS, paginate
@@ -159,7 +160,7 @@ def revoke_token(token_id):
 # -- audit --------------------------------------------------------------------------------
 
 LIST_AUDIT = Query(
-    action=Field("string", max_length=80, description="Exact action, e.g. node.maintenance_changed."),
+    action=Field("string", max_length=80, description="Exact action, e.g. node.maintenance_entered."),
     nodeId=Field("string", max_length=40, description="Rows about this node."),
     teamId=Field("string", max_length=40),
     since=Field("datetime", description="Rows at or after this time (ISO 8601)."),
@@ -171,22 +172,14 @@ LIST_AUDIT = Query(
 @require_login
 def list_audit():
     args = LIST_AUDIT.parse()
-    query = sa.select(AuditLog)
     if args.get("teamId"):
-        query = query.where(AuditLog.team_id == get_team_or_404(args["teamId"], Role.ADMIN).id)
+        teams = [get_team_or_404(args["teamId"], Role.ADMIN).id]
     else:
         teams = tokens.admin_team_ids(principal())
-        if teams is not None:
-            if not teams:
-                abort(403, "The audit log is open to team ADMINs.")
-            query = query.where(AuditLog.team_id.in_(teams))
-    if args.get("action"):
-        query = query.where(AuditLog.action == args["action"])
-    if args.get("nodeId"):
-        # Filter by id only (ids are unique across tables): a deleted node keeps its history.
-        query = query.where(AuditLog.entity_id == args["nodeId"])
-    if args.get("since"):
-        query = query.where(AuditLog.created_at >= args["since"])
+        if teams is not None and not teams:
+            abort(403, "The audit log is open to team ADMINs.")
+    query = audit_query(teams, action=args.get("action"), node_id=args.get("nodeId"),
+                        since=args.get("since"))
     rows, cursor = paginate(query, [AuditLog.id], args, descending=True)
     return page_response(rows, cursor, audit_json)
 

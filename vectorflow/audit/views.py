@@ -7,8 +7,10 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..guards import require_role
+from ..api.pagination import paginate
 from ..models import AuditLog, Environment, Role, VectorNode
-from ..services.audit import admin_team_ids, audit_rows
+from ..services.audit import audit_query
+from ..services.tokens import admin_team_ids
 from . import bp
 
 PER_PAGE = 50
@@ -22,21 +24,16 @@ def changes(before: dict | None, after: dict | None) -> list[tuple[str, object, 
     return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
 
 
-def _cursor(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
-
-
 @bp.get("/")
 @require_role(Role.ADMIN)
 def index():
     team_ids = admin_team_ids(current_user)
     action = request.args.get("action", "").strip()[:80] or None
     node_id = request.args.get("node", "").strip()[:40] or None
-    rows, next_cursor = audit_rows(team_ids, action=action, node_id=node_id,
-                                   before_id=_cursor(request.args.get("before")), limit=PER_PAGE)
+    rows, next_cursor = paginate(
+        audit_query(team_ids, action=action, node_id=node_id), [AuditLog.id],
+        {"cursor": request.args.get("cursor"), "limit": PER_PAGE}, descending=True,
+    )
 
     scope = (lambda q, col: q if team_ids is None else q.where(col.in_(team_ids)))
     actions = db.session.scalars(

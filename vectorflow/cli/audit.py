@@ -12,7 +12,7 @@ from .output import echo_json, echo_table, when
 
 @click.command("audit")
 @click.option("--node", "node_ref", default=None, help="Rows about this node (id or name).")
-@click.option("--action", default=None, help="Only this action, e.g. node.maintenance_changed.")
+@click.option("--action", default=None, help="Only this action, e.g. node.maintenance_entered.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (as the REST API does).")
 @with_appcontext
@@ -20,12 +20,11 @@ def audit_command(node_ref, action, limit, as_json):
     """Show audit rows, newest first."""
     from ..api.serializers import audit_json
 
-    query = sa.select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
-    if node_ref:
-        query = query.where(AuditLog.entity_id == node_id_for_audit(node_ref))
-    if action:
-        query = query.where(AuditLog.action == action)
-    rows = db.session.scalars(query).all()
+    from ..services.audit import audit_query
+
+    node_id = node_id_for_audit(node_ref) if node_ref else None
+    query = audit_query(None, action=action, node_id=node_id)
+    rows = db.session.scalars(query.order_by(AuditLog.id.desc()).limit(limit)).all()
     if as_json:
         echo_json([audit_json(r) for r in rows])
         return

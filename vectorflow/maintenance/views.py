@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from flask import flash, g, jsonify, redirect, render_template, request, url_for
 
-from ..api.maintenance import maintenance_json
+from ..api.serializers import node_maintenance_json
 from ..auth.views import safe_next
 from ..extensions import db
 from ..guards import get_node_or_404, require_login, wants_json
@@ -92,7 +92,7 @@ def toggle(node_id):
         return render_template("maintenance/confirm.html", node=node, next=next_url,
                                error=err.message, form=form, enabled=enabled), status
     if wants_json():
-        return jsonify({"changed": changed, "node": {"id": node.id, **maintenance_json(node)}})
+        return jsonify({"changed": changed, "node": {"id": node.id, **node_maintenance_json(node)}})
     if not changed:
         flash(f"{node.name} was already {'in' if enabled else 'out of'} maintenance.", "info")
     elif enabled:

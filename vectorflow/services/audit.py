@@ -1,6 +1,7 @@
 """Write audit rows. Never pass tokens, digests or secret values in here."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import has_request_context, request
 
 from ..extensions import db
@@ -40,41 +41,23 @@ def record(
     return row
 
 
-def admin_team_ids(principal) -> list[str] | None:
-    """Return the teams whose audit rows ``principal`` may read (ADMIN there); None means all."""
-    if principal.is_superadmin:
-        return None
-    from ..models import Role
 
-    return [t for t in (principal.team_ids() or []) if (principal.role_in(t) or 0) >= Role.ADMIN]
-
-
-def audit_rows(
+def audit_query(
     team_ids: list[str] | None,
     *,
     action: str | None = None,
     node_id: str | None = None,
     since=None,
-    before_id: int | None = None,
-    limit: int = 50,
-) -> tuple[list[AuditLog], int | None]:
-    """Return one page of audit rows, newest first, and the cursor of the next (older) page.
-
-    Keyset pagination on the id (``before_id``), so a deep page costs what the first does.
-    """
-    import sqlalchemy as sa
-
-    query = sa.select(AuditLog).order_by(AuditLog.id.desc())
+) -> sa.Select:
+    """Return a select of the audit rows of ``team_ids`` (None: every row), filtered."""
+    query = sa.select(AuditLog)
     if team_ids is not None:
         query = query.where(AuditLog.team_id.in_(team_ids))
     if action:
         query = query.where(AuditLog.action == action)
     if node_id:
-        query = query.where(AuditLog.entity_type == "node", AuditLog.entity_id == node_id)
+        # By id only (ids are unique across tables): a deleted node keeps its history.
+        query = query.where(AuditLog.entity_id == node_id)
     if since is not None:
         query = query.where(AuditLog.created_at >= since)
-    if before_id is not None:
-        query = query.where(AuditLog.id < before_id)
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return query
