@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.agent.conftest import count_queries, make_agent  # noqa: F401  (a stand-in vf-agent)
 from tests.api.conftest import api, api_tokens  # noqa: F401  (fixtures: OpenAPI-checked API calls)
 from tests.factories import make_node
 from vectorflow.extensions import db
