@@ -242,7 +242,7 @@ def _enter(node: VectorNode, reason: str | None, until: datetime | None, actor: 
         details.update(coverageWarnings=_pipeline_names(warnings), forced=forced)
     record(ENTERED, entity_type="node", entity_id=node.id, team_id=node.environment.team_id,
            environment_id=node.environment_id, before=before,
-           after=_snapshot(node) | {"by": actor.label}, details=details, actor=actor)
+           after=_snapshot(node), details=details, actor=actor)
     _emit(node, "entered", now)
 
 
@@ -270,7 +270,7 @@ def _leave(node: VectorNode, actor: Actor, kind: ExitKind, reason: str | None) -
         details["reason"] = reason
     record(LEFT, entity_type="node", entity_id=node.id, team_id=node.environment.team_id,
            environment_id=node.environment_id, before=before,
-           after=_snapshot(node) | {"by": actor.label}, details=details, actor=actor)
+           after=_snapshot(node), details=details, actor=actor)
     _emit(node, "auto_exited" if kind == ExitKind.AUTO else "left", now,
           reason=before["reason"] if kind == ExitKind.AUTO else reason)
 
