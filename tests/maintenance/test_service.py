@@ -285,3 +285,14 @@ def test_deleting_a_node_deletes_its_history(node):
     db.session.delete(node)
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(MaintenancePeriod)) == 0
+
+
+def test_the_servers_periodic_sweep_ends_scheduled_maintenance(node):
+    from vectorflow.sweeper import run_sweeps
+
+    set_maintenance(node, True, until=utcnow() + timedelta(minutes=30), actor=ALICE)
+    db.session.commit()
+    run_sweeps(utcnow() + timedelta(minutes=31))
+    db.session.refresh(node)
+    assert node.maintenance_mode is False
+    assert audit_rows(node)[-1].actor_type == "system"
