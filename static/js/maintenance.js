@@ -32,6 +32,10 @@
     }));
   }
 
+  // For the live-update code: re-render a node's maintenance fragments after an event.
+  window.VectorFlow = window.VectorFlow || {};
+  window.VectorFlow.refreshNodeFragments = refreshNode;
+
   function utcFromLocal(form) {
     // datetime-local has no zone: read it in the browser's zone and send UTC ISO 8601.
     var local = form.querySelector("[data-until-local]");
