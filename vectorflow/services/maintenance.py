@@ -24,6 +24,7 @@ from ..models import (
     VectorNode,
     utcnow,
 )
+from ..templating import iso
 from . import Conflict, ServiceError
 from .actors import Actor, current_actor
 from .audit import record
@@ -153,19 +154,10 @@ def environment_coverage(env_id: str) -> EnvironmentCoverage:
     return EnvironmentCoverage(_deployed({env_id}), _covering({env_id}), running)
 
 
-def running_pipeline_count(node: VectorNode) -> int:
-    """Return how many pipelines the node last reported RUNNING."""
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(NodePipelineStatus)
-        .where(NodePipelineStatus.node_id == node.id,
-               NodePipelineStatus.status == ProcessStatus.RUNNING)
-    ) or 0
-
-
 # ---------------------------------------------------------------- state changes
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+    return iso(value) or None
 
 
 def _pipeline_names(pipelines: list[Pipeline]) -> list[str]:
@@ -204,14 +196,6 @@ def open_period(node: VectorNode) -> MaintenancePeriod | None:
     )
 
 
-def last_period(node: VectorNode) -> MaintenancePeriod | None:
-    """Return the node's most recent maintenance period."""
-    return db.session.scalar(
-        sa.select(MaintenancePeriod).where(MaintenancePeriod.node_id == node.id)
-        .order_by(MaintenancePeriod.entered_at.desc(), MaintenancePeriod.id.desc()).limit(1)
-    )
-
-
 def history(node: VectorNode, limit: int = 50) -> list[MaintenancePeriod]:
     """Return the node's maintenance periods, newest first."""
     return list(db.session.scalars(
@@ -220,29 +204,37 @@ def history(node: VectorNode, limit: int = 50) -> list[MaintenancePeriod]:
     ))
 
 
-def _enter(node: VectorNode, reason: str | None, until: datetime | None, actor: Actor,
-           warnings: list[Pipeline], forced: bool) -> None:
-    now = utcnow()
-    before = _snapshot(node)
-    node.maintenance_mode = True
-    node.maintenance_mode_at = now
+def _set_state(node: VectorNode, *, on: bool, now: datetime, reason: str | None,
+               until: datetime | None, actor: Actor, drain: DrainState | None) -> None:
+    node.maintenance_mode = on
+    node.maintenance_mode_at = now if on else None
     node.maintenance_reason = reason
     node.maintenance_until = until
     node.maintenance_by_label = actor.label
     node.maintenance_by_id = actor.id
-    node.drain_state = DrainState.DRAINING
+    node.drain_state = drain
     node.drained_at = None
+    db.session.flush()
+
+
+def _audit(action: str, node: VectorNode, before: dict, details: dict, actor: Actor) -> None:
+    record(action, entity_type="node", entity_id=node.id, team_id=node.environment.team_id,
+           environment_id=node.environment_id, before=before, after=_snapshot(node),
+           details={"nodeName": node.name, **details}, actor=actor)
+
+
+def _enter(node: VectorNode, reason: str | None, until: datetime | None, actor: Actor,
+           warnings: list[Pipeline], forced: bool) -> None:
+    now = utcnow()
+    before = _snapshot(node)
     db.session.add(MaintenancePeriod(
         node_id=node.id, entered_at=now, entered_by_label=actor.label, entered_by_id=actor.id,
         reason=reason, until=until,
     ))
-    db.session.flush()
-    details = {"nodeName": node.name}
-    if warnings:
-        details.update(coverageWarnings=_pipeline_names(warnings), forced=forced)
-    record(ENTERED, entity_type="node", entity_id=node.id, team_id=node.environment.team_id,
-           environment_id=node.environment_id, before=before,
-           after=_snapshot(node), details=details, actor=actor)
+    _set_state(node, on=True, now=now, reason=reason, until=until, actor=actor,
+               drain=DrainState.DRAINING)
+    details = {"coverageWarnings": _pipeline_names(warnings), "forced": forced} if warnings else {}
+    _audit(ENTERED, node, before, details, actor)
     _emit(node, "entered", now)
 
 
@@ -255,22 +247,13 @@ def _leave(node: VectorNode, actor: Actor, kind: ExitKind, reason: str | None) -
         period.left_by_label = actor.label
         period.left_by_id = actor.id
         period.exit_kind = kind
-    node.maintenance_mode = False
-    node.maintenance_mode_at = None
-    node.maintenance_reason = None
-    node.maintenance_until = None
-    node.maintenance_by_label = actor.label
-    node.maintenance_by_id = actor.id
-    node.drained_at = None
     # Nothing to wait for when the environment has no deployed pipeline.
-    node.drain_state = DrainState.RESUMING if _deployed({node.environment_id}) else None
-    db.session.flush()
-    details = {"nodeName": node.name, "exitKind": kind.value}
-    if reason:
-        details["reason"] = reason
-    record(LEFT, entity_type="node", entity_id=node.id, team_id=node.environment.team_id,
-           environment_id=node.environment_id, before=before,
-           after=_snapshot(node), details=details, actor=actor)
+    deployed = db.session.scalar(sa.select(sa.exists().where(
+        Pipeline.environment_id == node.environment_id, Pipeline.deployed.is_(True))))
+    _set_state(node, on=False, now=now, reason=None, until=None, actor=actor,
+               drain=DrainState.RESUMING if deployed else None)
+    details = {"exitKind": kind.value} | ({"reason": reason} if reason else {})
+    _audit(LEFT, node, before, details, actor)
     _emit(node, "auto_exited" if kind == ExitKind.AUTO else "left", now,
           reason=before["reason"] if kind == ExitKind.AUTO else reason)
 
@@ -399,7 +382,7 @@ def on_heartbeat(node: VectorNode, reported_statuses: Iterable) -> None:
         _emit(node, "drained", now, drainSeconds=seconds)
     elif node.drain_state == DrainState.RESUMING and ProcessStatus.RUNNING.value in statuses:
         node.drain_state = None
-        period = last_period(node)
+        period = next(iter(history(node, 1)), None)
         if period is not None and period.resumed_at is None:
             period.resumed_at = now
         db.session.flush()
