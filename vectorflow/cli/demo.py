@@ -119,7 +119,7 @@ def serve_demo(instance: Path, host: str, port: int, token: str, agents: int, po
         click.echo("\nstopping the simulated agents and the server ...")
         if runner:
             runner.stop()
-        server.stop()
+        server.stop(graceful=False)
         if fleet:
             click.echo(fleet.stats.report("simulated agents:"))
 

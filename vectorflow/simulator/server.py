@@ -111,10 +111,13 @@ class ServerProcess:
         out = subprocess.run(["pgrep", "-g", str(self.process.pid)], capture_output=True, text=True)
         return [int(p) for p in out.stdout.split()]
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop gunicorn gracefully (SIGTERM), then kill its process group if it lingers."""
+    def stop(self, timeout: float = 15.0, graceful: bool = True) -> None:
+        """Stop gunicorn (SIGTERM, or SIGINT for a quick stop), then kill it if it lingers.
+
+        A graceful stop waits up to gunicorn's graceful_timeout for open event streams.
+        """
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM if graceful else signal.SIGINT)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
