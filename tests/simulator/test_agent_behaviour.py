@@ -1,5 +1,6 @@
 """The simulated agent behaves like vf-agent: checksum diffs, supervisor states, heartbeats."""
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -135,7 +136,9 @@ def test_push_messages_are_parsed_as_server_sent_events():
     async def collect():
         return [m async for m in iter_messages(lines())]
 
-    assert asyncio.run(collect()) == ['{"a": 1}', "x\ny"]
+    # A thread of its own: browser tests may leave an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, collect()).result(10) == ['{"a": 1}', "x\ny"]
 
 
 @pytest.mark.parametrize("text,seconds", [("15s", 15), ("500ms", 0.5), ("5m", 300),
