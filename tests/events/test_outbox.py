@@ -100,3 +100,15 @@ def test_pruning_deletes_old_events_but_keeps_the_newest(world):
     # Even when every event is old, the newest stays, so ids never start again from 1.
     db.session.execute(sa.update(Event).values(created_at=two_days_ago))
     assert prune_events() == 0
+
+
+def test_the_sweep_prunes_events_past_the_retention_period(world):
+    from vectorflow.sweeper import run_sweeps
+
+    stale = emit("pipeline.deployed", team_id=world.team.id)
+    db.session.flush()
+    stale.created_at = utcnow() - timedelta(hours=25)
+    fresh = emit("pipeline.deployed", team_id=world.team.id)
+    db.session.commit()
+    run_sweeps()
+    assert [e.id for e in stored_events()] == [fresh.id]

@@ -8,7 +8,7 @@ find an id below N appear.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
@@ -55,19 +55,21 @@ def emit(
     return ev
 
 
-def prune_events(older_than: timedelta | None = None) -> int:
+def prune_events(now: datetime | None = None, older_than: timedelta | None = None) -> int:
     """Delete events older than the retention period (default 24 h); return how many.
 
-    The newest event is always kept, so ids keep growing (SQLite would otherwise reuse
-    them) and a stream can tell a resumable id from one that was pruned.
+    A registered sweep. The newest event is always kept, so ids keep growing (SQLite would
+    otherwise reuse them) and a stream can tell a resumable id from one that was pruned.
+    Nothing is written when nothing is old enough.
     """
     if older_than is None:
         older_than = timedelta(hours=current_app.config["VECTORFLOW_EVENTS_RETENTION_HOURS"])
+    cutoff = (now or utcnow()) - older_than
     newest = sa.select(sa.func.max(Event.id)).scalar_subquery()
-    result = db.session.execute(
-        sa.delete(Event).where(Event.created_at < utcnow() - older_than, Event.id < newest)
-    )
-    return result.rowcount or 0
+    old = sa.and_(Event.created_at < cutoff, Event.id < newest)
+    if db.session.scalar(sa.select(Event.id).where(old).limit(1)) is None:
+        return 0
+    return db.session.execute(sa.delete(Event).where(old)).rowcount or 0
 
 
 def _after_commit(session: Session) -> None:
@@ -88,7 +90,10 @@ def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None
 
 
 def init_app(app) -> None:
-    """Hook publication to the session's commit and rollback."""
+    """Hook publication to the session's commit and rollback; prune in the sweeps."""
+    from ..sweeper import register_sweep
+
+    register_sweep(prune_events)
     if not sa_event.contains(Session, "after_commit", _after_commit):
         sa_event.listen(Session, "after_commit", _after_commit)
         sa_event.listen(Session, "after_soft_rollback", _after_soft_rollback)
