@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 
 from ..extensions import db
 from ..models import Event
@@ -227,6 +227,11 @@ class Broker:
         finally:
             with self._lock:
                 self.subscribers -= 1
+
+
+def get_broker() -> Broker:
+    """Return the current app's broker."""
+    return current_app.extensions["vectorflow.broker"]
 
 
 DEFAULTS = {
