@@ -85,7 +85,6 @@ class Broker:
         self.replay_limit = int(config["VECTORFLOW_EVENTS_REPLAY_LIMIT"])
         self.poll_interval = config.get("VECTORFLOW_EVENTS_POLL")
         self.hub = Hub(int(config["VECTORFLOW_EVENTS_RING"]))
-        self._engine: sa.Engine | None = None
         self._feed: Feed | None = None
         self.subscribers = 0
 
@@ -119,7 +118,7 @@ class Broker:
         with self._lock:
             if self._feed is not None:
                 return
-            engine = self._engine = db.engine
+            engine = db.engine
             postgres = engine.dialect.name == "postgresql"
             poll = float(self.poll_interval or (5.0 if postgres or self.redis_url else 1.0))
             if self.redis_url:
@@ -134,9 +133,9 @@ class Broker:
 
     def head(self) -> int:
         """Return the id of the newest committed event (0 when there is none)."""
-        engine = self._engine or db.engine
-        with engine.connect() as conn:
-            return conn.scalar(sa.select(sa.func.max(Event.id))) or 0
+        # Through the request's session: a second pooled connection per request could
+        # starve the pool when many streams open at once.
+        return db.session.scalar(sa.select(sa.func.max(Event.id))) or 0
 
     def shutdown(self) -> None:
         """Stop the feed and end every open stream."""
@@ -154,7 +153,8 @@ class Broker:
     def open(self, sub: Subscription, cursor: int | None) -> Iterator[bytes]:
         """Plan a stream from ``cursor`` (replay or resync) now; return its generator.
 
-        Call from a view: the database reads happen here, none while the stream waits.
+        Call from a view, then close the session: the database reads happen here, through
+        the request's session, and none while the stream waits.
         """
         self.start()
         first, position = self._catch_up(sub, cursor)
@@ -174,9 +174,8 @@ class Broker:
             return sub.resync("unknown", self.hub.last_id), self.hub.last_id
         missed = self.hub.since(cursor)
         if missed is None:  # older than this process's ring: read the table
-            with self._engine.connect() as conn:
-                oldest = conn.scalar(sa.select(sa.func.min(Event.id)))
-                missed = newer_events(conn, cursor, self.replay_limit + 1)
+            oldest = db.session.scalar(sa.select(sa.func.min(Event.id)))
+            missed = newer_events(db.session, cursor, self.replay_limit + 1)
             if oldest is None or cursor < oldest - 1 or len(missed) > self.replay_limit:
                 return sub.resync("expired", self.hub.last_id), self.hub.last_id
         position = missed[-1].id if missed else cursor

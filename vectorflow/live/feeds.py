@@ -12,6 +12,7 @@ import logging
 import threading
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from ..models import Event
 from .hub import Hub, LiveEvent
@@ -22,7 +23,7 @@ CHANNEL = "vectorflow_events"
 FETCH_BATCH = 500
 
 
-def newer_events(conn, cursor: int, limit: int) -> list[LiveEvent]:
+def newer_events(conn: sa.Connection | Session, cursor: int, limit: int) -> list[LiveEvent]:
     """Read up to ``limit`` committed events after ``cursor``, oldest first."""
     table = Event.__table__
     rows = conn.execute(
