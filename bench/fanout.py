@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import resource
@@ -171,20 +172,25 @@ class Streams:
                 asyncio.gather(*(self._open_one() for _ in range(batch))), timeout)
             self.conns.extend(opened)
 
-    async def round(self, trigger, timeout: float) -> list[float]:
-        """Fire ``trigger`` and return each stream's latency (s) to the event."""
+    async def round(self, trigger, timeout: float) -> tuple[list[float], list[float]]:
+        """Fire ``trigger``; return each stream's latency (s) from the trigger and from the
+        moment the event was written (its ``createdAt``, same machine clock)."""
         arrivals: list[float] = []
+        since_written: list[float] = []
 
         async def wait(reader):
             await reader.readuntil(MARKER)
+            line = await reader.readuntil(b"\n")  # data: {...}
             arrivals.append(time.monotonic())
+            created = json.loads(line[len(b"data: "):])["createdAt"].replace("Z", "+00:00")
+            since_written.append(time.time() - datetime.fromisoformat(created).timestamp())
 
         waiters = [asyncio.ensure_future(wait(r)) for r, _ in self.conns]
         await asyncio.sleep(0.05)
         start = time.monotonic()
         await asyncio.get_running_loop().run_in_executor(None, trigger)
         await asyncio.wait_for(asyncio.gather(*waiters), timeout)
-        return [t - start for t in arrivals]
+        return [t - start for t in arrivals], since_written
 
     def close(self) -> None:
         for _, writer in self.conns:
@@ -231,15 +237,19 @@ async def run(args, server: Server, seeded: Seeded) -> list[dict]:
             started = time.monotonic()
             await streams.grow(step, timeout=args.timeout)
             open_s = time.monotonic() - started
-            latencies, toggle.durations = [], []
+            latencies, since_written, toggle.durations = [], [], []
             for _ in range(args.rounds):
-                latencies += await streams.round(toggle, timeout=args.timeout)
+                from_toggle, from_write = await streams.round(toggle, timeout=args.timeout)
+                latencies += from_toggle
+                since_written += from_write
             row = {
                 "streams": step,
                 "rss": rss_mb(pid),
                 "p50": percentile(latencies, 50) * 1000,
                 "p99": percentile(latencies, 99) * 1000,
                 "max": max(latencies) * 1000,
+                "w50": percentile(since_written, 50) * 1000,
+                "w99": percentile(since_written, 99) * 1000,
                 "poll": poll_latency_ms(server, seeded),
                 "toggle": statistics.median(toggle.durations) * 1000,
                 "open": open_s,
@@ -247,7 +257,8 @@ async def run(args, server: Server, seeded: Seeded) -> list[dict]:
             }
             rows.append(row)
             print("{streams:>6} streams  RSS {rss:6.1f} MB  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
-                  "  max {max:6.1f} ms  toggle call {toggle:5.1f} ms  config poll {poll:5.1f} ms"
+                  "  max {max:6.1f} ms  (written->read p50 {w50:6.1f} p99 {w99:6.1f})"
+                  "  toggle call {toggle:5.1f} ms  config poll {poll:5.1f} ms"
                   .format(**row), flush=True)
             if row["rss"] > args.max_rss or row["p99"] > args.max_p99:
                 print("limit reached; stopping the ramp", flush=True)
@@ -272,20 +283,22 @@ def write_table(args, rows: list[dict]) -> Path:
         "- server: `gunicorn -c gunicorn.conf.py --workers 1` (gevent worker); the asyncio "
         "client ran on the same cores, so latencies are pessimistic",
         f"- each step: {args.rounds} toggles through `POST /api/v1/nodes/<id>/maintenance`, "
-        "latency = POST sent -> `node.maintenance_changed` read on each stream",
+        "latency = POST sent -> `node.maintenance_changed` read on each stream; "
+        "written -> read = from the event row's `createdAt` (inside the service, before commit)",
         f"- worker RSS with no stream open: {idle:.1f} MB",
         f"- load average when the run started: {args.load:.2f} (other work on the machine "
         "shares the cores)",
-        f"- command: `.venv/bin/python bench/fanout.py {' '.join(sys.argv[1:])}`".rstrip(),
+        "- command: `" + " ".join([".venv/bin/python bench/fanout.py", *sys.argv[1:]]) + "`",
         "",
-        "| open streams | worker RSS (MB) | p50 (ms) | p99 (ms) | max (ms) | toggle call p50 (ms) "
+        "| open streams | worker RSS (MB) | toggle -> read p50 (ms) | p99 (ms) | max (ms) "
+        "| written -> read p50 (ms) | p99 (ms) | toggle call p50 (ms) "
         "| agent config poll p50 (ms) | deliveries |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in steps:
         lines.append(f"| {r['streams']:,} | {r['rss']:.0f} | {r['p50']:.0f} | {r['p99']:.0f} | "
-                     f"{r['max']:.0f} | {r['toggle']:.0f} | {r['poll']:.1f} | "
-                     f"{r['deliveries']:,} |")
+                     f"{r['max']:.0f} | {r['w50']:.0f} | {r['w99']:.0f} | {r['toggle']:.0f} | "
+                     f"{r['poll']:.1f} | {r['deliveries']:,} |")
     per_stream = ((steps[-1]["rss"] - idle) / steps[-1]["streams"] * 1024) if steps else 0
     lines += ["", f"About {per_stream:.0f} KB of worker RSS per open stream."]
     out = ROOT / "bench" / "results" / f"fanout-{datetime.now(timezone.utc):%Y%m%d}.md"
