@@ -39,6 +39,24 @@
   document.addEventListener("htmx:sseOpen", function () { indicate("live", "Live"); });
   document.addEventListener("htmx:sseError", function () { indicate("reconnecting", "Reconnecting…"); });
 
+  // Never re-render parts of the page under an open <dialog> (a maintenance reason being
+  // typed): a request caused by a stream event waits until every dialog is closed.
+  var deferred = new Map();  // element -> its latest deferred request
+  document.addEventListener("htmx:confirm", function (event) {
+    var cause = event.detail.triggeringEvent;
+    if (!cause || String(cause.type).indexOf("sse:") !== 0 || !document.querySelector("dialog[open]")) {
+      return;
+    }
+    event.preventDefault();
+    deferred.set(event.detail.elt, event.detail.issueRequest);
+  });
+  document.addEventListener("close", function () {
+    if (document.querySelector("dialog[open]")) { return; }
+    var waiting = deferred;
+    deferred = new Map();
+    waiting.forEach(function (issue, elt) { if (elt.isConnected) { issue(true); } });
+  }, true);  // "close" does not bubble: listen in the capture phase
+
   // A fragment that answers 404 is gone (a deleted node): drop it when it asks for that.
   document.addEventListener("htmx:responseError", function (event) {
     var elt = event.detail.elt;

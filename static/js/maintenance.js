@@ -27,7 +27,8 @@
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         return response.text();
       }).then(function (html) {
-        if (el.isConnected) { el.outerHTML = html; }
+        // Through htmx when present, so the new fragment keeps its live-update triggers.
+        if (el.isConnected) { window.htmx ? htmx.swap(el, html, { swapStyle: "outerHTML" }) : (el.outerHTML = html); }
       });
     }));
   }

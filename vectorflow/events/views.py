@@ -29,7 +29,7 @@ def header_cursor() -> int | None:
 
 
 @bp.get("/events")
-@bp.get("/api/v1/events")
+@bp.get("/api/v1/events", endpoint="api_stream")
 @require_login
 def stream():
     """Stream the caller's teams' events, resuming after Last-Event-ID (or ?lastEventId=)."""

@@ -4,6 +4,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from ..guards import get_node_or_404, require_login
+from ..live import live_page
 from ..models import NodeStatus, VectorNode
 from ..pagination import page_number, paginate, url_with
 from ..services import nodes as node_service
@@ -33,6 +34,7 @@ def node_status(node: VectorNode) -> NodeStatus:
 
 @bp.get("/")
 @require_login
+@live_page
 def index():
     environments = node_service.visible_environments(current_user)
     env_id = request.args.get("env", "")

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..guards import get_environment_or_404, require_login
+from ..live import live_page
 from ..models import NodePipelineStatus, Pipeline, PipelineVersion, VectorNode
 from ..pagination import page_number, paginate
 from ..services.config_render import render_environment_pipelines
@@ -70,6 +71,7 @@ def index():
 
 @bp.get("/<env_id>")
 @require_login
+@live_page
 def show(env_id):
     env = get_environment_or_404(env_id)
     pipelines = db.session.scalars(

@@ -5,6 +5,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..guards import get_node_or_404, require_login
+from ..live import live_page
 from ..models import NodeMetric, NodePipelineStatus, Pipeline, Role
 from ..services import ServiceError
 from ..services import nodes as node_service
@@ -110,6 +111,7 @@ def _render(node, status=200, rename_form=None, update_form=None):
 
 @bp.get("/<node_id>")
 @require_login
+@live_page
 def show(node_id):
     return _render(get_node_or_404(node_id))
 
