@@ -241,3 +241,43 @@ def test_a_secret_only_used_by_a_draft_can_be_deleted(db, world):
     svc.create_pipeline(world.env, "shipper", WITH_SECRET)
     secret_svc.delete_secret(secret)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Secret)) == 1
+
+
+def test_two_simultaneous_deploys_on_postgresql_wait_for_each_other(app, db, world):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers itself; row locks are a PostgreSQL matter")
+    import threading
+
+    from vectorflow.models import Pipeline
+
+    pipeline_id = svc.create_pipeline(world.env, "logs", SIMPLE_CONFIG).id
+    db.session.commit()
+    barrier, results, errors = threading.Barrier(2, timeout=20), [], []
+
+    def deploy():
+        with app.app_context():
+            try:
+                mine = db.session.get(Pipeline, pipeline_id)
+                mine.environment  # noqa: B018 - load before the race, not inside it
+                barrier.wait()
+                results.append(svc.deploy_pipeline(mine).version)
+                db.session.commit()
+            except Exception as err:  # noqa: BLE001 - reported below
+                db.session.rollback()
+                errors.append(err)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=deploy, daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    # The second deploy waits for the first one's row lock, then finds nothing new to deploy.
+    assert errors == []
+    assert results == [1, 1]
+    versions = db.session.scalars(
+        sa.select(PipelineVersion.version).where(PipelineVersion.pipeline_id == pipeline_id)
+    ).all()
+    assert versions == [1]
+    assert len(events_of(db, "pipeline.deployed")) == 1

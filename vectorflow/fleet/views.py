@@ -52,7 +52,7 @@ def index():
     query = node_service.visible_nodes(current_user, environment_id=env_id, status=status,
                                        search=search, cutoff=cutoff)
     page = paginate(query, page_number(request.args.get("page")), PER_PAGE,
-                    options=(selectinload(VectorNode.environment),))
+                    options=(selectinload(VectorNode.environment),), key=VectorNode.id)
     return render_template(
         "fleet/index.html", page=page, nodes=page.items, environments=environments,
         counts=counts, filters={"env": env_id, "status": status.value if status else "", "q": search},

@@ -82,7 +82,7 @@ def show(env_id):
     nodes = paginate(
         sa.select(VectorNode).where(VectorNode.environment_id == env.id)
         .order_by(VectorNode.name, VectorNode.id),
-        page_number(request.args.get("page")), NODES_PER_PAGE,
+        page_number(request.args.get("page")), NODES_PER_PAGE, key=VectorNode.id,
     )
     node_ids = [n.id for n in nodes.items]
     statuses = {
