@@ -3,10 +3,11 @@ import difflib
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
 
 from ..extensions import db
 from ..guards import get_environment_or_404, get_pipeline_or_404, get_secret_or_404, require_login
-from ..models import Pipeline, PipelineVersion, Role
+from ..models import Environment, Pipeline, PipelineVersion, Role, Team
 from ..services import ServiceError
 from ..services import pipelines as pipeline_service
 from ..services import secrets as secret_service
@@ -253,10 +254,6 @@ def delete_secret(secret_id):
 @require_login
 def overview():
     """List the environments the user can see with their pipeline counts."""
-    from flask_login import current_user
-
-    from ..models import Environment, Team
-
     deployed = sa.func.sum(sa.case((Pipeline.deployed.is_(True), 1), else_=0))
     query = (
         sa.select(Environment, sa.func.count(Pipeline.id), deployed)

@@ -72,6 +72,16 @@ def _audit(action: str, node: VectorNode, actor: Actor | None, before=None, afte
            environment_id=node.environment_id, before=before, after=after, actor=actor)
 
 
+def _updated(action: str, node: VectorNode, actor: Actor | None, before: dict, after: dict,
+             payload: dict) -> VectorNode:
+    """Flush a change to a node, audit it and announce it as ``node.updated``."""
+    db.session.flush()
+    _audit(action, node, actor, before, after)
+    emit("node.updated", team_id=node.environment.team_id, environment_id=node.environment_id,
+         node_id=node.id, payload=payload)
+    return node
+
+
 def rename_node(node: VectorNode, name: str, *, actor: Actor | None = None) -> VectorNode:
     """Give a node a display name (its host stays as the agent reported it)."""
     name = (name or "").strip()
@@ -81,11 +91,7 @@ def rename_node(node: VectorNode, name: str, *, actor: Actor | None = None) -> V
         return node
     before = {"name": node.name}
     node.name = name
-    db.session.flush()
-    _audit("node.renamed", node, actor, before, {"name": name})
-    emit("node.updated", team_id=node.environment.team_id, environment_id=node.environment_id,
-         node_id=node.id, payload={"name": name})
-    return node
+    return _updated("node.renamed", node, actor, before, {"name": name}, {"name": name})
 
 
 def revoke_node_token(node: VectorNode, *, actor: Actor | None = None) -> VectorNode:
@@ -95,12 +101,8 @@ def revoke_node_token(node: VectorNode, *, actor: Actor | None = None) -> Vector
     before = {"tokenActive": node.node_token_digest is not None, "status": node.status.value}
     node.node_token_digest = None
     _set_status(node, NodeStatus.UNREACHABLE, "token revoked")
-    db.session.flush()
-    _audit("node.token_revoked", node, actor, before,
-           {"tokenActive": False, "status": node.status.value})
-    emit("node.updated", team_id=node.environment.team_id, environment_id=node.environment_id,
-         node_id=node.id, payload={"tokenRevoked": True})
-    return node
+    return _updated("node.token_revoked", node, actor, before,
+                    {"tokenActive": False, "status": node.status.value}, {"tokenRevoked": True})
 
 
 def delete_node(node: VectorNode, *, actor: Actor | None = None) -> None:
@@ -156,11 +158,8 @@ def trigger_agent_update(
     before = {"pendingAction": node.pending_action, "lastUpdateError": node.last_update_error}
     node.pending_action = action
     node.last_update_error = None
-    db.session.flush()
-    _audit("node.update_triggered", node, actor, before, {"pendingAction": action})
-    emit("node.updated", team_id=node.environment.team_id, environment_id=node.environment_id,
-         node_id=node.id, payload={"pendingAction": action})
-    return node
+    return _updated("node.update_triggered", node, actor, before, {"pendingAction": action},
+                    {"pendingAction": action})
 
 
 def cancel_pending_action(node: VectorNode, *, actor: Actor | None = None) -> VectorNode:
@@ -169,11 +168,8 @@ def cancel_pending_action(node: VectorNode, *, actor: Actor | None = None) -> Ve
         return node
     before = {"pendingAction": node.pending_action}
     node.pending_action = None
-    db.session.flush()
-    _audit("node.pending_action_cancelled", node, actor, before, {"pendingAction": None})
-    emit("node.updated", team_id=node.environment.team_id, environment_id=node.environment_id,
-         node_id=node.id, payload={"pendingAction": None})
-    return node
+    return _updated("node.pending_action_cancelled", node, actor, before,
+                    {"pendingAction": None}, {"pendingAction": None})
 
 
 def visible_environments(principal) -> list[Environment]:
