@@ -25,6 +25,7 @@ from ..models import (
     VectorNode,
     utcnow,
 )
+from ..models.settings import DEFAULT_POLL_INTERVAL_MS
 from ..security import NODE_PREFIX, digests_match, generate_token, token_digest
 from . import ServiceError
 from .actors import Actor
@@ -93,15 +94,20 @@ def enroll_node(request: EnrollRequest) -> tuple[VectorNode, str]:
     return node, token
 
 
+_NODE_BY_DIGEST = (
+    sa.select(VectorNode)
+    .options(joinedload(VectorNode.environment).load_only(
+        Environment.name, Environment.team_id, Environment.secret_backend,
+        Environment.secret_backend_config))
+    .where(VectorNode.node_token_digest == sa.bindparam("digest"))
+)  # built once: this runs on every agent call
+
+
 def authenticate_node(raw_token: str | None) -> VectorNode | None:
     """Return the node holding this bearer token, with its environment loaded, or None."""
     if not raw_token:
         return None
-    node = db.session.scalar(
-        sa.select(VectorNode)
-        .options(joinedload(VectorNode.environment))
-        .where(VectorNode.node_token_digest == token_digest(raw_token))
-    )
+    node = db.session.scalar(_NODE_BY_DIGEST, {"digest": token_digest(raw_token)})
     if node is None or not digests_match(node.node_token_digest, raw_token):
         return None
     return node
@@ -117,12 +123,21 @@ def desired_pipelines(node: VectorNode) -> list[dict]:
     return render_environment_pipelines(node.environment)
 
 
+_POLL_INTERVAL = sa.select(SystemSettings.fleet_poll_interval_ms).where(SystemSettings.id == 1)
+
+
+def poll_interval_ms() -> int:
+    """Return the fleet poll interval agents are told to use (one cheap read per poll)."""
+    value = db.session.connection().execute(_POLL_INTERVAL).scalar()
+    return value or DEFAULT_POLL_INTERVAL_MS
+
+
 def agent_config(node: VectorNode) -> dict:
     """Return the body of GET /api/agent/config for a node; reads only, never writes."""
     env = node.environment
     config = {
         "pipelines": desired_pipelines(node),
-        "pollIntervalMs": SystemSettings.get().fleet_poll_interval_ms,
+        "pollIntervalMs": poll_interval_ms(),
         "secretBackend": env.secret_backend.value,
     }
     if env.secret_backend != SecretBackend.BUILTIN:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 import yaml
+from flask import current_app
 
 from ..extensions import db
 from ..models import Environment, Pipeline, PipelineVersion, Secret, SecretBackend
@@ -97,51 +98,88 @@ def checksum(config_yaml: str, secrets: dict[str, str] | None = None,
     return digest.hexdigest()
 
 
-def _latest_deployed_versions(environment_id: str):
-    latest = (
-        sa.select(PipelineVersion.pipeline_id, sa.func.max(PipelineVersion.version).label("version"))
-        .join(Pipeline, Pipeline.id == PipelineVersion.pipeline_id)
-        .where(Pipeline.environment_id == environment_id, Pipeline.deployed.is_(True))
-        .group_by(PipelineVersion.pipeline_id)
-        .subquery()
+# The config poll is the hottest path of the server: its statements are built once (building
+# a SELECT costs more than SQLite takes to run it) and run on the session's connection.
+_VERSION_COLUMNS = (
+    sa.literal_column("'version'").label("kind"),
+    Pipeline.id.label("key"),
+    Pipeline.name.label("name"),
+    PipelineVersion.version.label("version"),
+    PipelineVersion.config_yaml.label("text"),
+    sa.cast(PipelineVersion.log_level, sa.String(10)).label("log_level"),
+)
+_LATEST_VERSIONS = (
+    sa.select(*_VERSION_COLUMNS)
+    .join(PipelineVersion, PipelineVersion.pipeline_id == Pipeline.id)
+    .where(
+        Pipeline.environment_id == sa.bindparam("environment_id"),
+        Pipeline.deployed.is_(True),
+        PipelineVersion.version == (
+            sa.select(sa.func.max(PipelineVersion.version))
+            .where(PipelineVersion.pipeline_id == Pipeline.id)
+            .correlate(Pipeline)
+            .scalar_subquery()
+        ),
     )
-    query = (
-        sa.select(Pipeline.id, Pipeline.name, PipelineVersion.version, PipelineVersion.config_yaml,
-                  PipelineVersion.log_level)
-        .join(PipelineVersion, PipelineVersion.pipeline_id == Pipeline.id)
-        .join(latest, sa.and_(latest.c.pipeline_id == PipelineVersion.pipeline_id,
-                              latest.c.version == PipelineVersion.version))
-        .order_by(Pipeline.name, Pipeline.id)
-    )
-    return db.session.execute(query).all()
+)
+# With the BUILTIN backend the secrets come in the same round trip: every secret of the
+# environment (tens, not thousands) as (name, ciphertext); only the referenced ones are
+# decrypted.
+_LATEST_VERSIONS_AND_SECRETS = sa.union_all(
+    _LATEST_VERSIONS,
+    sa.select(sa.literal_column("'secret'"), Secret.id, Secret.name, sa.null(),
+              Secret.encrypted_value, sa.null())
+    .where(Secret.environment_id == sa.bindparam("environment_id")),
+)
+_LATEST_VERSIONS = _LATEST_VERSIONS.order_by(Pipeline.name, Pipeline.id)
 
 
-def _secret_values(environment_id: str, names: set[str]) -> dict[str, str]:
-    if not names:
-        return {}
-    rows = db.session.execute(
-        sa.select(Secret.name, Secret.encrypted_value)
-        .where(Secret.environment_id == environment_id, Secret.name.in_(sorted(names)))
-    ).all()
-    return {name: decrypt(value) for name, value in rows}
+_PLAINTEXTS = "vectorflow.config_render.plaintexts"
+_MAX_PLAINTEXTS = 4096
+
+
+def _decrypt(ciphertext: str) -> str:
+    """Decrypt a secret, remembering the result per app for later polls.
+
+    Each encryption has its own random IV, so a ciphertext stands for one value only: a
+    rotated secret is a new key here. Decrypting (HMAC check and AES) was a tenth of a poll.
+    """
+    cache = current_app.extensions.setdefault(_PLAINTEXTS, {})
+    value = cache.get(ciphertext)
+    if value is None:
+        if len(cache) >= _MAX_PLAINTEXTS:
+            cache.clear()
+        value = cache[ciphertext] = decrypt(ciphertext)
+    return value
+
+
+def _environment_rows(environment_id: str, builtin: bool) -> tuple[list, dict[str, str]]:
+    """Return the latest versions of the deployed pipelines, ordered by name, and the
+    environment's secret ciphertexts by name (empty unless ``builtin``): one query."""
+    statement = _LATEST_VERSIONS_AND_SECRETS if builtin else _LATEST_VERSIONS
+    rows = db.session.connection().execute(statement, {"environment_id": environment_id}).all()
+    versions = sorted((r for r in rows if r.kind == "version"), key=lambda r: (r.name, r.key))
+    ciphertexts = {r.name: r.text for r in rows if r.kind == "secret"}
+    return versions, ciphertexts
 
 
 def render_environment_pipelines(environment: Environment) -> list[dict]:
     """Return the config entries of the environment's deployed pipelines, as agents receive them.
 
-    Two queries whatever the number of pipelines or nodes: the latest version of every
-    deployed pipeline, then the secrets those versions reference.
+    One query whatever the number of pipelines or nodes (the latest version of every
+    deployed pipeline, with the environment's secrets); a pipeline gets only the secrets
+    its YAML references.
     """
     builtin = environment.secret_backend == SecretBackend.BUILTIN
-    rows = _latest_deployed_versions(environment.id)
-    rendered = [render_yaml(row.config_yaml, builtin) for row in rows]
+    rows, ciphertexts = _environment_rows(environment.id, builtin)
+    rendered = [render_yaml(row.text, builtin) for row in rows]
     wanted = {name for r in rendered for name in r.secret_names + r.cert_names}
-    values = _secret_values(environment.id, wanted)
+    values = {name: _decrypt(ciphertexts[name]) for name in wanted if name in ciphertexts}
 
     entries = []
     for row, out in zip(rows, rendered):
         entry = {
-            "pipelineId": row.id,
+            "pipelineId": row.key,
             "pipelineName": row.name,
             "version": row.version,
             "configYaml": out.text,
@@ -154,10 +192,10 @@ def render_environment_pipelines(environment: Environment) -> list[dict]:
         ]
         missing = [n for n in out.secret_names + out.cert_names if n not in values]
         if missing:
-            log.warning("pipeline %s references missing secrets %s", row.id, ", ".join(missing))
+            log.warning("pipeline %s references missing secrets %s", row.key, ", ".join(missing))
         entry["checksum"] = checksum(out.text, secrets, cert_files)
         if row.log_level is not None:
-            entry["logLevel"] = row.log_level.value
+            entry["logLevel"] = row.log_level
         if secrets:
             entry["secrets"] = secrets
         if cert_files:

@@ -1,0 +1,420 @@
+#!/usr/bin/env python3
+"""Benchmark the agent config poll with 100 and with 10,000 enrolled nodes.
+
+Creates a fresh database (SQLite by default, or PostgreSQL with --database-url), enrolls the
+nodes (bulk insert), deploys a few pipelines that use secrets and certificates, serves the
+app with gunicorn and the production config (gevent workers) on a free localhost port, and
+measures GET /api/agent/config (random nodes of the fleet polling) next to GET /healthz
+from a concurrent client with a bounded number of requests. Prints one table and saves it
+under bench/results/ with the machine's core count.
+
+    .venv/bin/python bench/config_poll.py
+    .venv/bin/python bench/config_poll.py --database-url postgresql://postgres@127.0.0.1:5432/vf_bench
+    .venv/bin/python bench/config_poll.py --profile      # cProfile of the poll, in-process
+
+A PostgreSQL database given with --database-url is dropped and created afresh.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import os
+import platform
+import pstats
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from vectorflow import create_app
+from vectorflow.config import normalise_database_url
+from vectorflow.extensions import db
+from vectorflow.models import (
+    Environment,
+    LogLevel,
+    NodeStatus,
+    Pipeline,
+    PipelineVersion,
+    Secret,
+    Team,
+    VectorNode,
+    utcnow,
+)
+from vectorflow.models.base import new_id
+from vectorflow.security import NODE_PREFIX, encrypt, generate_token, token_digest
+from vectorflow.simulator.http import HTTPClient
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_KEY = "bench-secret-key-not-for-production"
+SAMPLE_TOKENS = 1000  # nodes whose tokens the client polls with, spread over the whole fleet
+PEM = "-----BEGIN CERTIFICATE-----\n" + "MIIB" * 200 + "\n-----END CERTIFICATE-----\n"
+PIPELINES = {
+    "app-logs": """sources:
+  app:
+    type: file
+    include: [/var/log/app/*.log]
+transforms:
+  parse:
+    type: remap
+    inputs: [app]
+    source: '. = parse_json!(.message)'
+sinks:
+  es:
+    type: elasticsearch
+    inputs: [parse]
+    endpoints: [https://es.internal:9200]
+    auth:
+      strategy: basic
+      user: vector
+      password: SECRET[es-password]
+""",
+    "syslog": """sources:
+  syslog:
+    type: syslog
+    mode: tcp
+    address: 0.0.0.0:514
+    tls:
+      enabled: true
+      ca_file: CERT[ca-bundle]
+sinks:
+  s3:
+    type: aws_s3
+    inputs: [syslog]
+    bucket: logs
+    region: us-east-1
+    auth:
+      access_key_id: SECRET[aws-key-id]
+      secret_access_key: SECRET[aws-secret]
+""",
+    "metrics": """sources:
+  host:
+    type: host_metrics
+sinks:
+  prom:
+    type: prometheus_exporter
+    inputs: [host]
+    address: 0.0.0.0:9598
+""",
+    "audit": """sources:
+  journald:
+    type: journald
+sinks:
+  splunk:
+    type: splunk_hec_logs
+    inputs: [journald]
+    endpoint: https://splunk.internal:8088
+    default_token: SECRET[hec-token]
+    encoding:
+      codec: json
+""",
+    "debug": """sources:
+  demo:
+    type: demo_logs
+    format: json
+sinks:
+  out:
+    type: blackhole
+    inputs: [demo]
+""",
+}
+SECRETS = {"es-password": "es-pw", "aws-key-id": "AKIA0000", "aws-secret": "aws/secret",
+           "hec-token": "hec-0000", "unused": "nobody-reads-this", "ca-bundle": PEM}
+
+
+# --- database --------------------------------------------------------------------------------
+
+
+def prepare_database(url: str | None, workdir: Path) -> str:
+    """Return the SQLAlchemy URL of an empty database, created for this run."""
+    if not url:
+        return f"sqlite:///{workdir / 'bench.db'}"
+    url = normalise_database_url(url)
+    if not url.startswith("postgresql"):
+        raise SystemExit("--database-url must be a PostgreSQL URL (SQLite is the default)")
+    name = sa.engine.make_url(url).database
+    admin = sa.create_engine(sa.engine.make_url(url).set(database="postgres"),
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url
+
+
+def app_for(url: str, workdir: Path):
+    os.environ["VECTORFLOW_INSTANCE_PATH"] = str(workdir / "instance")
+    return create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET_KEY,
+                       "VECTORFLOW_SWEEP_INTERVAL": 0})
+
+
+def seed_environment(app) -> str:
+    """Create a team and environment with deployed pipelines and their secrets."""
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+        team = Team(name="Bench")
+        env = Environment(team=team, name="production")
+        db.session.add_all([team, env])
+        db.session.flush()
+        for name, value in SECRETS.items():
+            db.session.add(Secret(environment=env, name=name, encrypted_value=encrypt(value)))
+        for name, config in PIPELINES.items():
+            pipeline = Pipeline(environment=env, name=name, draft_yaml=config, deployed=True,
+                                deployed_at=utcnow())
+            db.session.add(pipeline)
+            db.session.flush()
+            for version in (1, 2, 3):  # older versions exist and must not be sent
+                db.session.add(PipelineVersion(pipeline_id=pipeline.id, version=version,
+                                               config_yaml=config + f"# v{version}\n",
+                                               log_level=LogLevel.INFO))
+        db.session.commit()
+        return env.id
+
+
+def grow_fleet(app, env_id: str, size: int, tokens: list[str]) -> None:
+    """Enroll nodes (bulk insert) until the fleet has ``size``; keep a sample of their tokens."""
+    with app.app_context():
+        have = db.session.scalar(sa.select(sa.func.count()).select_from(VectorNode))
+        now = utcnow()
+        rows = []
+        for i in range(have, size):
+            token = generate_token(NODE_PREFIX)
+            rows.append({"id": new_id(), "environment_id": env_id, "name": f"node-{i:05d}",
+                         "host": f"node-{i:05d}.internal", "status": NodeStatus.HEALTHY,
+                         "enrolled_at": now, "last_heartbeat": now, "last_seen": now,
+                         "labels": {}, "node_token_digest": token_digest(token),
+                         "created_at": now})
+            tokens.append(token)
+        for start in range(0, len(rows), 1000):
+            db.session.execute(sa.insert(VectorNode), rows[start:start + 1000])
+        db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(sa.text("ANALYZE"))
+            db.session.commit()
+
+
+# --- serving and measuring ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """gunicorn with the production config (gunicorn.conf.py: gevent workers)."""
+
+    def __init__(self, url: str, workdir: Path, workers: int | None):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=SECRET_KEY,
+                   VECTORFLOW_INSTANCE_PATH=str(workdir / "instance"))
+        if workers:
+            env["WEB_CONCURRENCY"] = str(workers)
+        self.log = open(workdir / "gunicorn.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
+             "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.base + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None:
+                raise SystemExit(f"gunicorn exited; see {self.log.name}")
+            time.sleep(0.2)
+        raise SystemExit("gunicorn did not become ready")
+
+    def cpu_seconds(self) -> float | None:
+        """Return the CPU time used so far by the master and its workers (Linux), else None."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total, found = 0, False
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(entry.name) == self.process.pid or int(fields[1]) == self.process.pid:
+                total += int(fields[11]) + int(fields[12])  # utime + stime
+                found = True
+        return total / tick if found else None
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+def measure(base: str, path: str, tokens: list[str] | None, requests: int,
+            concurrency: int) -> dict:
+    """Send ``requests`` GETs from ``concurrency`` concurrent clients; return rate and latencies.
+
+    The client is the simulator's asyncio HTTP/1.1 client (keep-alive, a few microseconds of
+    CPU per request), so on a small machine the server, not the client, is what is measured.
+    """
+    return asyncio.run(_measure(base, path, tokens, requests, concurrency))
+
+
+async def _measure(base, path, tokens, requests, concurrency) -> dict:
+    client = HTTPClient(base, max_connections=concurrency)
+    latencies: list[float] = []
+    failures: list[int] = []
+    remaining = requests
+    rng = random.Random(requests)
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            headers = {"Authorization": f"Bearer {rng.choice(tokens)}"} if tokens else None
+            started = time.perf_counter()
+            response = await client.request("GET", path, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            if response.status != 200:
+                failures.append(response.status)
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    finally:
+        await client.aclose()
+    wall = time.perf_counter() - started
+    if failures:
+        raise SystemExit(f"{path}: {len(failures)} failed requests, e.g. status {failures[0]}")
+    latencies.sort()
+    return {"requests": len(latencies), "rps": len(latencies) / wall,
+            "p50": statistics.median(latencies) * 1000,
+            "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000}
+
+
+def fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def profile_poll(app, tokens: list[str], polls: int = 500) -> str:
+    """Return a cProfile summary of config polls served in-process."""
+    client = app.test_client()
+    for token in tokens[:20]:  # warm caches as a running server would have them
+        client.get("/api/agent/config", headers={"Authorization": f"Bearer {token}"})
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(polls):
+        client.get("/api/agent/config",
+                   headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}"})
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(30)
+    return out.getvalue()
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: a fresh SQLite file)")
+    parser.add_argument("--sizes", default="100,10000", help="fleet sizes, comma-separated")
+    parser.add_argument("--requests", type=int, default=3000, help="requests per measurement")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent connections")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn workers (default: gunicorn.conf.py, one per core)")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the poll in-process at the largest size instead of serving")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    workdir = Path(tempfile.mkdtemp(prefix="vf-bench-"))
+    url = prepare_database(args.database_url, workdir)
+    backend = "postgresql" if url.startswith("postgresql") else "sqlite"
+    app = app_for(url, workdir)
+    env_id = seed_environment(app)
+    tokens: list[str] = []
+
+    if args.profile:
+        grow_fleet(app, env_id, max(sizes), tokens)
+        with app.app_context():
+            print(profile_poll(app, random.Random(1).sample(tokens, min(len(tokens), 500))))
+        return
+
+    rows = []
+    for size in sizes:
+        grow_fleet(app, env_id, size, tokens)
+        sample = random.Random(size).sample(tokens, min(len(tokens), SAMPLE_TOKENS))
+        server = Server(url, workdir, args.workers)
+        try:
+            server.wait_ready()
+            for path, auth in (("/api/agent/config", sample), ("/healthz", None)):
+                measure(server.base, path, auth, min(300, args.requests), args.concurrency)  # warm-up
+                cpu_before = server.cpu_seconds()
+                result = measure(server.base, path, auth, args.requests, args.concurrency)
+                cpu_after = server.cpu_seconds()
+                result["cpu"] = (None if cpu_before is None or cpu_after is None
+                                 else (cpu_after - cpu_before) * 1000 / result["requests"])
+                rows.append((size, path, result))
+                print(f"  {size:>6} nodes  {path:<18} {result['rps']:8.0f} req/s  "
+                      f"p50 {result['p50']:6.1f} ms  p99 {result['p99']:6.1f} ms  "
+                      f"server CPU {fmt(result['cpu'])} ms/req", flush=True)
+        finally:
+            server.stop()
+
+    cores = os.cpu_count() or 1
+    with app.app_context():
+        db_version = db.session.execute(sa.text(
+            "SELECT sqlite_version()" if backend == "sqlite" else "SHOW server_version")).scalar()
+    header = (
+        f"config poll benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n"
+        f"command: {' '.join([Path(sys.argv[0]).as_posix()] + sys.argv[1:])}\n"
+        f"machine: {cores} cores, {platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()}, {backend} {db_version}\n"
+        f"server: gunicorn -c gunicorn.conf.py (gevent), workers "
+        f"{args.workers or os.environ.get('WEB_CONCURRENCY') or cores}; client: "
+        f"{args.concurrency} concurrent keep-alive connections (the simulator's asyncio "
+        f"client) on the same machine, "
+        f"{args.requests} requests per row after a warm-up\n"
+        f"fleet: one environment, {len(PIPELINES)} deployed pipelines (3 versions each, "
+        f"4 secrets and 1 certificate referenced); each poll is a random node of the fleet\n"
+        f"server CPU ms/req: CPU time of the gunicorn processes / requests (unlike wall-clock "
+        f"figures, not inflated by other load on the machine)\n"
+    )
+    table = ["| nodes | endpoint | req/s | p50 ms | p99 ms | server CPU ms/req |",
+             "|---:|---|---:|---:|---:|---:|"]
+    for size, path, result in rows:
+        table.append(f"| {size:,} | `GET {path}` | {result['rps']:.0f} | {result['p50']:.1f} "
+                     f"| {result['p99']:.1f} | {fmt(result['cpu'])} |")
+    text = header + "\n" + "\n".join(table) + "\n"
+    print()
+    print(text)
+    results = ROOT / "bench" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"config_poll-{backend}-{cores}cores.md"
+    path.write_text(text)
+    print(f"saved {path.relative_to(ROOT)}")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
