@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
 """Benchmark the agent config poll with 100 and with 10,000 enrolled nodes.
 
-Creates a fresh database (SQLite by default, or PostgreSQL with --database-url), enrolls the
-nodes (bulk insert), deploys a few pipelines that use secrets and certificates, serves the
-app with gunicorn and the production config (gevent workers) on a free localhost port, and
-measures GET /api/agent/config (random nodes of the fleet polling) next to GET /healthz
-from a concurrent client with a bounded number of requests. Prints one table and saves it
-under bench/results/ with the machine's core count.
+For each fleet size, creates a fresh database (SQLite by default, or PostgreSQL with
+--database-url), enrolls the nodes (bulk insert), deploys a few pipelines that use secrets
+and certificates, and serves the app with gunicorn and the production config (gevent
+workers) on a free localhost port. Then measures GET /api/agent/config (random nodes of the
+fleet polling) next to GET /healthz from a concurrent client with a bounded number of
+requests, in rounds alternating between the sizes. Prints one table and saves it under
+bench/results/ with the machine's core count.
 
     .venv/bin/python bench/config_poll.py
-    .venv/bin/python bench/config_poll.py --database-url postgresql://postgres@127.0.0.1:5432/vf_bench
+    .venv/bin/python bench/config_poll.py \
+        --database-url postgresql://postgres@127.0.0.1:5432/vf_bench
     .venv/bin/python bench/config_poll.py --profile      # cProfile of the poll, in-process
 
-A PostgreSQL database given with --database-url is dropped and created afresh.
+With --database-url .../vf_bench the databases vf_bench_100 and vf_bench_10000 are created
+afresh (dropped first if they exist) and dropped at the end.
 """
 from __future__ import annotations
 
@@ -151,6 +154,17 @@ def prepare_database(url: str | None, workdir: Path) -> str:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url
+
+
+def drop_database(url: str) -> None:
+    """Drop a PostgreSQL database this run created (SQLite files go with the work folder)."""
+    if not url.startswith("postgresql"):
+        return
+    parsed = sa.engine.make_url(url)
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def app_for(url: str, workdir: Path):
@@ -320,25 +334,38 @@ def profile_poll(app, tokens: list[str], polls: int = 500) -> str:
     client = app.test_client()
     for token in tokens[:20]:  # warm caches as a running server would have them
         client.get("/api/agent/config", headers={"Authorization": f"Bearer {token}"})
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)  # CPU time: other load does not count
     profiler.enable()
     for i in range(polls):
         client.get("/api/agent/config",
                    headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}"})
     profiler.disable()
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(30)
+    order = os.environ.get("BENCH_SORT", "cumulative")  # or tottime
+    pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(30)
     return out.getvalue()
 
 
 # --- main ----------------------------------------------------------------------------------------
 
 
+def database_for(base_url: str | None, size: int, workdir: Path) -> str:
+    """Return a fresh database for one fleet size (a file, or ``<name>_<size>`` on PostgreSQL)."""
+    if not base_url:
+        return prepare_database(None, workdir / f"fleet-{size}")
+    parsed = sa.engine.make_url(normalise_database_url(base_url))
+    return prepare_database(
+        parsed.set(database=f"{parsed.database}_{size}").render_as_string(hide_password=False),
+        workdir)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="PostgreSQL URL (default: a fresh SQLite file)")
     parser.add_argument("--sizes", default="100,10000", help="fleet sizes, comma-separated")
-    parser.add_argument("--requests", type=int, default=3000, help="requests per measurement")
+    parser.add_argument("--requests", type=int, default=2000, help="requests per measurement")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="measurements per row, alternating between fleet sizes (best kept)")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent connections")
     parser.add_argument("--workers", type=int, default=None,
                         help="gunicorn workers (default: gunicorn.conf.py, one per core)")
@@ -346,42 +373,67 @@ def main() -> None:
                         help="profile the poll in-process at the largest size instead of serving")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-
     workdir = Path(tempfile.mkdtemp(prefix="vf-bench-"))
-    url = prepare_database(args.database_url, workdir)
-    backend = "postgresql" if url.startswith("postgresql") else "sqlite"
-    app = app_for(url, workdir)
-    env_id = seed_environment(app)
-    tokens: list[str] = []
 
-    if args.profile:
-        grow_fleet(app, env_id, max(sizes), tokens)
-        with app.app_context():
-            print(profile_poll(app, random.Random(1).sample(tokens, min(len(tokens), 500))))
-        return
-
-    rows = []
+    # One database and one server per fleet size, all built first, so that the rounds can
+    # alternate between sizes and a burst of other load on the machine hits both alike.
+    fleets = {}
     for size in sizes:
-        grow_fleet(app, env_id, size, tokens)
+        (workdir / f"fleet-{size}").mkdir()
+        url = database_for(args.database_url, size, workdir)
+        app = app_for(url, workdir / f"fleet-{size}")
+        tokens: list[str] = []
+        grow_fleet(app, seed_environment(app), size, tokens)
         sample = random.Random(size).sample(tokens, min(len(tokens), SAMPLE_TOKENS))
-        server = Server(url, workdir, args.workers)
-        try:
+        fleets[size] = (url, app, sample)
+    backend = "postgresql" if fleets[sizes[0]][0].startswith("postgresql") else "sqlite"
+
+    try:
+        if args.profile:
+            _, app, sample = fleets[max(sizes)]
+            with app.app_context():
+                print(profile_poll(app, sample))
+        else:
+            run_rounds(args, sizes, fleets, backend, workdir)
+    finally:
+        for url, app, _ in fleets.values():
+            with app.app_context():
+                db.engine.dispose()
+            drop_database(url)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_rounds(args, sizes: list[int], fleets: dict, backend: str, workdir: Path) -> None:
+    """Serve each fleet, measure in alternating rounds, print and save the table."""
+
+    servers = {size: Server(url, workdir / f"fleet-{size}", args.workers)
+               for size, (url, _, _) in fleets.items()}
+    endpoints = [("/api/agent/config", True), ("/healthz", False)]
+    samples: dict[tuple[int, str], list[dict]] = {}
+    try:
+        for server in servers.values():
             server.wait_ready()
-            for path, auth in (("/api/agent/config", sample), ("/healthz", None)):
-                measure(server.base, path, auth, min(300, args.requests), args.concurrency)  # warm-up
-                cpu_before = server.cpu_seconds()
-                result = measure(server.base, path, auth, args.requests, args.concurrency)
-                cpu_after = server.cpu_seconds()
-                result["cpu"] = (None if cpu_before is None or cpu_after is None
-                                 else (cpu_after - cpu_before) * 1000 / result["requests"])
-                rows.append((size, path, result))
-                print(f"  {size:>6} nodes  {path:<18} {result['rps']:8.0f} req/s  "
-                      f"p50 {result['p50']:6.1f} ms  p99 {result['p99']:6.1f} ms  "
-                      f"server CPU {fmt(result['cpu'])} ms/req", flush=True)
-        finally:
+        for round_number in range(1, args.rounds + 1):
+            for size, server in servers.items():
+                for path, authenticated in endpoints:
+                    auth = fleets[size][2] if authenticated else None
+                    measure(server.base, path, auth, min(300, args.requests), args.concurrency)
+                    cpu_before = server.cpu_seconds()
+                    result = measure(server.base, path, auth, args.requests, args.concurrency)
+                    cpu_after = server.cpu_seconds()
+                    result["cpu"] = (None if cpu_before is None or cpu_after is None
+                                     else (cpu_after - cpu_before) * 1000 / result["requests"])
+                    samples.setdefault((size, path), []).append(result)
+                    print(f"  round {round_number}  {size:>6} nodes  {path:<18} "
+                          f"{result['rps']:6.0f} req/s  p50 {result['p50']:6.1f} ms  "
+                          f"p99 {result['p99']:6.1f} ms  server CPU {fmt(result['cpu'])} ms/req",
+                          flush=True)
+    finally:
+        for server in servers.values():
             server.stop()
 
     cores = os.cpu_count() or 1
+    app = fleets[sizes[0]][1]
     with app.app_context():
         db_version = db.session.execute(sa.text(
             "SELECT sqlite_version()" if backend == "sqlite" else "SHOW server_version")).scalar()
@@ -393,27 +445,31 @@ def main() -> None:
         f"server: gunicorn -c gunicorn.conf.py (gevent), workers "
         f"{args.workers or os.environ.get('WEB_CONCURRENCY') or cores}; client: "
         f"{args.concurrency} concurrent keep-alive connections (the simulator's asyncio "
-        f"client) on the same machine, "
-        f"{args.requests} requests per row after a warm-up\n"
+        f"client) on the same machine\n"
+        f"each row: the best (fastest) of {args.rounds} rounds of {args.requests} requests "
+        f"after a warm-up, rounds alternating between fleet sizes; other load on the machine "
+        f"only ever slows a round down\n"
         f"fleet: one environment, {len(PIPELINES)} deployed pipelines (3 versions each, "
         f"4 secrets and 1 certificate referenced); each poll is a random node of the fleet\n"
-        f"server CPU ms/req: CPU time of the gunicorn processes / requests (unlike wall-clock "
-        f"figures, not inflated by other load on the machine)\n"
+        f"server CPU ms/req: CPU time of the gunicorn processes / requests (steadier than "
+        f"wall-clock figures when other processes compete for the cores)\n"
     )
-    table = ["| nodes | endpoint | req/s | p50 ms | p99 ms | server CPU ms/req |",
-             "|---:|---|---:|---:|---:|---:|"]
-    for size, path, result in rows:
-        table.append(f"| {size:,} | `GET {path}` | {result['rps']:.0f} | {result['p50']:.1f} "
-                     f"| {result['p99']:.1f} | {fmt(result['cpu'])} |")
+    table = [("| nodes | endpoint | req/s | p50 ms | p99 ms | server CPU ms/req "
+              "| req/s of each round |"),
+             "|---:|---|---:|---:|---:|---:|---|"]
+    for (size, path), results in samples.items():
+        best = max(results, key=lambda r: r["rps"])
+        rounds = ", ".join(f"{r['rps']:.0f}" for r in results)
+        table.append(f"| {size:,} | `GET {path}` | {best['rps']:.0f} | {best['p50']:.1f} "
+                     f"| {best['p99']:.1f} | {fmt(best['cpu'])} | {rounds} |")
     text = header + "\n" + "\n".join(table) + "\n"
     print()
     print(text)
-    results = ROOT / "bench" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    path = results / f"config_poll-{backend}-{cores}cores.md"
+    results_dir = ROOT / "bench" / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"config_poll-{backend}-{cores}cores.md"
     path.write_text(text)
     print(f"saved {path.relative_to(ROOT)}")
-    shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ def _try_lock(fn: Sweep) -> bool:
 
 
 def run_sweeps(now: datetime | None = None) -> None:
-    """Run every registered sweep once, each in its own committed transaction (app context needed)."""
+    """Run every registered sweep once, each in its own committed transaction (in an app context)."""
     for fn in registered_sweeps():
         try:
             if _try_lock(fn):
@@ -141,5 +141,5 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _start_sweeps_once():
-        if _EXTENSION not in app.extensions and (app.config.get("VECTORFLOW_SWEEP_INTERVAL") or 0) > 0:
-            start(app)
+        if _EXTENSION not in app.extensions:
+            start(app)  # returns at once when the interval is 0

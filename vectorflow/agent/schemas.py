@@ -78,7 +78,8 @@ class _Checker:
             self.fail(path, "must be a string")
             return None
         if len(value) < min_len:
-            self.fail(path, "is required" if min_len == 1 else f"must be at least {min_len} characters")
+            self.fail(path, "is required" if min_len == 1
+                      else f"must be at least {min_len} characters")
             return None
         if max_len is not None and len(value) > max_len:
             self.fail(path, f"must be at most {max_len} characters")
@@ -285,7 +286,8 @@ def parse_heartbeat(body: Any) -> HeartbeatRequest:
         pipelines=reports,
         host_metrics=host_metrics,
         agent_version=check.string(body.get("agentVersion"), "agentVersion", max_len=100) or None,
-        vector_version=check.string(body.get("vectorVersion"), "vectorVersion", max_len=100) or None,
+        vector_version=(check.string(body.get("vectorVersion"), "vectorVersion", max_len=100)
+                        or None),
         deployment_mode=DeploymentMode(mode) if mode else None,
         running_as=check.string(body.get("runningAs"), "runningAs", max_len=100),
         labels=check.labels(body.get("labels"), "labels"),

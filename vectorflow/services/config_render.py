@@ -78,7 +78,8 @@ def render_yaml(config_yaml: str, builtin: bool) -> RenderedYaml:
     secrets = tuple(sorted(referenced_secrets(parsed)))
     certs = tuple(sorted(referenced_certs(parsed)))
     if not secrets and not certs:
-        return RenderedYaml(config_yaml)  # nothing to resolve: keep the author's layout and comments
+        # Nothing to resolve: keep the author's layout and comments.
+        return RenderedYaml(config_yaml)
     text = yaml.dump(_rewrite(parsed), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
                      default_flow_style=False, width=1 << 30)
     return RenderedYaml(text, secrets, certs)

@@ -1,4 +1,5 @@
-"""Node health: a live node whose last heartbeat is older than threshold x poll interval is UNREACHABLE.
+"""Node health: a live node whose last heartbeat is older than threshold x poll interval is
+UNREACHABLE.
 
 The rule (services.nodes: ``unreachable_cutoff``, ``effective_status`` for pages,
 ``effective_status_clause`` for queries) is applied twice: by pages when they read a node,
