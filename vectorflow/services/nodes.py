@@ -15,7 +15,6 @@ from ..models import (
     DeploymentMode,
     Environment,
     NodeStatus,
-    NodeStatusEvent,
     SystemSettings,
     Team,
     VectorNode,
