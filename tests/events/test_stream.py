@@ -212,3 +212,19 @@ def test_a_client_with_an_id_this_server_never_issued_is_told_to_resync(server, 
     stream = server.stream("/api/v1/events?lastEventId=999999", token=viewer_token)
     message = stream.next_message()
     assert (message.event, message.json["reason"]) == ("resync", "unknown")
+
+
+def test_a_stream_that_falls_behind_the_memory_ring_is_told_to_resync(app, broker, server,
+                                                                     world, viewer_token):
+    from vectorflow.services.events import emit
+
+    app.config["VECTORFLOW_EVENTS_RING"] = 2
+    broker.reset_for_tests()
+    stream = server.stream("/api/v1/events", token=viewer_token)
+    stream.next_block()  # subscribed
+    for version in range(5):  # one commit: the feed pushes all five at once
+        emit("pipeline.deployed", team_id=world.team.id, environment_id=world.env.id,
+             payload={"version": version})
+    db.session.commit()
+    message = stream.next_message()
+    assert (message.event, message.json["reason"]) == ("resync", "behind")

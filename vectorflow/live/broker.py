@@ -86,7 +86,6 @@ class Broker:
         self.poll_interval = config.get("VECTORFLOW_EVENTS_POLL")
         self.hub = Hub(int(config["VECTORFLOW_EVENTS_RING"]))
         self._feed: Feed | None = None
-        self.subscribers = 0
 
     # -- publishing -------------------------------------------------------------------------
 
@@ -183,49 +182,43 @@ class Broker:
 
     def _stream(self, sub: Subscription, first: bytes, position: int) -> Iterator[bytes]:
         hub = self.hub
-        with self._lock:
-            self.subscribers += 1
-        try:
-            yield first
-            last_write = time.monotonic()
-            # Streams end now and then so a revoked login or token stops receiving;
-            # clients reconnect with Last-Event-ID and lose nothing.
-            deadline = last_write + self.max_age * random.uniform(0.9, 1.1) if self.max_age else None
-            while not hub.closed:
-                now = time.monotonic()
-                if deadline is not None and now >= deadline:
+        yield first
+        last_write = time.monotonic()
+        # Streams end now and then so a revoked login or token stops receiving;
+        # clients reconnect with Last-Event-ID and lose nothing.
+        deadline = last_write + self.max_age * random.uniform(0.9, 1.1) if self.max_age else None
+        while not hub.closed:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return
+            wait = self.keepalive - (now - last_write)
+            if wait <= 0:
+                yield KEEPALIVE  # also how a closed connection is noticed: the write fails
+                last_write = time.monotonic()
+                continue
+            if deadline is not None:
+                wait = min(wait, deadline - now)
+            batch = hub.wait(position, wait)
+            if batch is None:  # fell behind the ring
+                position = hub.last_id
+                yield sub.resync("behind", position)
+                last_write = time.monotonic()
+                continue
+            if not batch:
+                continue
+            position = batch[-1].id
+            out = []
+            for ev in batch:
+                chunk = sub.render(ev)
+                if chunk:
+                    out.append(chunk)
+                if sub.ends(ev):
+                    if out:
+                        yield b"".join(out)
                     return
-                wait = self.keepalive - (now - last_write)
-                if wait <= 0:
-                    yield KEEPALIVE  # also how a closed connection is noticed: the write fails
-                    last_write = time.monotonic()
-                    continue
-                if deadline is not None:
-                    wait = min(wait, deadline - now)
-                batch = hub.wait(position, wait)
-                if batch is None:  # fell behind the ring
-                    position = hub.last_id
-                    yield sub.resync("behind", position)
-                    last_write = time.monotonic()
-                    continue
-                if not batch:
-                    continue
-                position = batch[-1].id
-                out = []
-                for ev in batch:
-                    chunk = sub.render(ev)
-                    if chunk:
-                        out.append(chunk)
-                    if sub.ends(ev):
-                        if out:
-                            yield b"".join(out)
-                        return
-                if out:
-                    yield b"".join(out)
-                    last_write = time.monotonic()
-        finally:
-            with self._lock:
-                self.subscribers -= 1
+            if out:
+                yield b"".join(out)
+                last_write = time.monotonic()
 
 
 def get_broker() -> Broker:
