@@ -10,6 +10,8 @@ from playwright.sync_api import expect
 
 from tests import factories
 
+from .conftest import wait_for
+
 
 @pytest.fixture(scope="module")
 def admin_token(stack):
@@ -79,8 +81,9 @@ def set_maintenance(stack, token, node_id, enabled):
 def test_the_maintenance_banner_appears_for_everyone_watching_the_node(login, stack,
                                                                        admin_token, shot):
     page = login("VIEWER")
-    node_id = page.locator("#fleet-table tbody tr[data-node-id]").last.get_attribute(
-        "data-node-id")
+    node_id = page.locator("#fleet-table tbody tr[data-node-id]", has_text="edge-0003"
+                           ).get_attribute("data-node-id")
+    agent = next(a for a in stack.fleet_thread.fleet.agents if a.hostname == "edge-0003")
     page.goto(f"{stack.url}/nodes/{node_id}")
     expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live")
     banner = page.get_by_test_id("maintenance-banner")
@@ -92,6 +95,8 @@ def test_the_maintenance_banner_appears_for_everyone_watching_the_node(login, st
         shot(page, "banner-appeared")
     finally:
         set_maintenance(stack, admin_token, node_id, False)
+        # Leave the shared fleet as it was: the agent runs its pipelines again.
+        wait_for(lambda: agent.running_count() == 2, 15, "edge-0003 runs its pipelines again")
     expect(banner).to_have_count(0)
 
 

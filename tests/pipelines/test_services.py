@@ -26,7 +26,7 @@ WITH_SECRET = SIMPLE_CONFIG + """\
 
 
 def events_of(db, type_):
-    return db.session.scalars(sa.select(Event).where(Event.type == type_)).all()
+    return db.session.scalars(sa.select(Event).where(Event.type == type_).order_by(Event.id)).all()
 
 
 def audit_actions(db):
