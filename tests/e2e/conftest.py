@@ -148,6 +148,14 @@ def stack(tmp_path_factory):
         server.stop()
 
 
+@pytest.fixture(autouse=True)
+def fleet_at_rest(stack):
+    """Start each test with every agent running both pipelines (tests share one fleet)."""
+    fleet = stack.fleet_thread.fleet
+    wait_for(lambda: fleet.running_pipelines() == 6, timeout=30,
+             message="every agent running its two pipelines before the test")
+
+
 def wait_for(predicate, timeout: float, message: str, interval: float = 0.2):
     """Poll ``predicate`` until it is true; fail with ``message`` after ``timeout`` seconds."""
     import time
