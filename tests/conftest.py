@@ -13,7 +13,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import sqlalchemy as sa
 from flask import g
 from flask.testing import FlaskClient
 

@@ -28,7 +28,7 @@ from .schema import (
     ref,
 )
 from .serializers import SCHEMAS
-from .validation import Body, Field, Query
+from .validation import Body, Query
 
 TOKEN_AUTH = [{"apiToken": []}, {"session": []}]
 NODE_AUTH = [{"nodeToken": []}]
