@@ -1,10 +1,10 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from ..models import LogLevel
 
-LOG_LEVEL_CHOICES = [("", "Default")] + [(level.value, level.value) for level in LogLevel]
+LOG_LEVEL_CHOICES = [SelectChoice("", "Default")] + [SelectChoice(level.value) for level in LogLevel]
 
 
 class PipelineForm(FlaskForm):

@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..models import Role
@@ -13,4 +13,4 @@ class PersonalTokenForm(FlaskForm):
 class ServiceTokenForm(FlaskForm):
     name = StringField("Token name", validators=[DataRequired(), Length(max=MAX_NAME)])
     team_id = SelectField("Team", choices=[], validate_choice=True)
-    role = SelectField("Role", choices=[(r.name, r.name.title()) for r in Role], default="VIEWER")
+    role = SelectField("Role", choices=[SelectChoice(r.name, r.name.title()) for r in Role], default="VIEWER")

@@ -1,6 +1,7 @@
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from ..extensions import db
 from ..guards import get_team_or_404, require_login
@@ -22,7 +23,7 @@ def _admin_teams() -> list[Team]:
 def _page(status: int = 200, **context):
     teams = _admin_teams()
     service_form = context.pop("service_form", None) or ServiceTokenForm()
-    service_form.team_id.choices = [(t.id, t.name) for t in teams]
+    service_form.team_id.choices = [SelectChoice(t.id, t.name) for t in teams]
     rows = db.session.scalars(
         tokens.visible_tokens_query(current_user._get_current_object())
         .order_by(ApiToken.revoked_at.is_not(None), ApiToken.name, ApiToken.id)
@@ -53,9 +54,9 @@ def create_personal():
 @require_login
 def create_service():
     form = ServiceTokenForm()
-    form.team_id.choices = [(t.id, t.name) for t in _admin_teams()]
+    form.team_id.choices = [SelectChoice(t.id, t.name) for t in _admin_teams()]
     if not form.validate_on_submit():
-        if form.team_id.data and form.team_id.data not in dict(form.team_id.choices):
+        if form.team_id.data and form.team_id.data not in {c.value for c in form.team_id.choices}:
             get_team_or_404(form.team_id.data, Role.ADMIN)  # 404 or 403, as for any team object
         return _page(400, service_form=form)
     team = get_team_or_404(form.team_id.data, Role.ADMIN)
