@@ -48,14 +48,16 @@ async def step(url: str, token: str, agents: int, state, poll: float, seconds: f
 
 
 def run(backend: str, args) -> list[list[str]]:
-    wd = workdir(f"fleet-{backend}")
-    url = fresh_database(backend, "fleet", wd)
-    state = wd / "state"
-    seeded = seed(bench_app(url, wd), nodes=max(args.steps), pipelines=3, state_dir=state)
-    server = start_server(url, wd, workers=args.workers)
     rows = []
-    try:
-        for agents in args.steps:
+    for agents in args.steps:
+        # A fresh database with exactly N enrolled nodes per step: idle nodes would turn
+        # UNREACHABLE during the step, and their mass transition is not what is measured here.
+        wd = workdir(f"fleet-{backend}")
+        url = fresh_database(backend, "fleet", wd)
+        state = wd / f"state-{agents}"
+        seeded = seed(bench_app(url, wd), nodes=agents, pipelines=3, state_dir=state)
+        server = start_server(url, wd, workers=args.workers)
+        try:
             stats, (elapsed, server_cpu), sim_cpu = asyncio.run(
                 step(server.url, seeded.enroll_token, agents, state, args.poll, args.step_seconds,
                      server, args.settle))
@@ -70,10 +72,12 @@ def run(backend: str, args) -> list[list[str]]:
                          f"{1000 * server_cpu / cycles:.1f}",
                          "pass" if passed else "FAIL"])
             print(" | ".join(rows[-1]), flush=True)
-            if not passed and not args.keep_going:
-                break
-    finally:
-        server.stop()
+            if errors:
+                print(stats.report(f"errors at {agents} agents:"), flush=True)
+        finally:
+            server.stop()
+        if not passed and not args.keep_going:
+            break
     return rows
 
 
