@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -33,11 +34,18 @@ class Response:
         return json.loads(self.body)
 
 
+# Idle keep-alive connections older than this are closed rather than reused: the server closes
+# them after its keep-alive timeout (gunicorn.conf.py: 75 s), and a request sent on a socket it
+# has just closed fails.
+MAX_IDLE = 30.0
+
+
 class _Connection:
-    __slots__ = ("reader", "writer", "used")
+    __slots__ = ("reader", "writer", "used", "idle_since")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.reader, self.writer, self.used = reader, writer, False
+        self.idle_since = 0.0
 
     def close(self) -> None:
         self.writer.close()
@@ -108,6 +116,13 @@ class HTTPClient:
         self._open.add(conn)
         return conn
 
+    def _take_idle(self) -> _Connection | None:
+        """Return the most recently used idle connection, closing any that idled too long."""
+        oldest_allowed = time.monotonic() - MAX_IDLE
+        while self._idle and self._idle[0].idle_since < oldest_allowed:
+            self._discard(self._idle.pop(0))
+        return self._idle.pop() if self._idle else None
+
     def _discard(self, conn: _Connection) -> None:
         self._open.discard(conn)
         conn.close()
@@ -133,7 +148,9 @@ class HTTPClient:
         payload = self._encode(method, path, headers, body)
         async with self._slots:
             for attempt in (1, 2):
-                conn = self._idle.pop() if self._idle else await self._connect()
+                # The retry always takes a new connection: the next idle one may be stale too.
+                conn = self._take_idle() if attempt == 1 else None
+                conn = conn or await self._connect()
                 reused = conn.used
                 try:
                     async with asyncio.timeout(self.timeout):
@@ -155,6 +172,7 @@ class HTTPClient:
                 if head.get("connection", "").lower() == "close":
                     self._discard(conn)
                 else:
+                    conn.idle_since = time.monotonic()
                     self._idle.append(conn)
                 return Response(status, head, data)
         raise HTTPError("ReadError", "unreachable")  # pragma: no cover
