@@ -6,7 +6,9 @@ Benchmarks run by hand (never in the test suite), against the production server 
     .venv/bin/python bench/<name>.py [--backend sqlite|postgresql|both] ...
 
 Each prints one Markdown table and saves it to bench/results/<name>.md with the machine's
-core count, the load average, the commit and the exact command.
+core count, the load average, the commit and the exact command. PostgreSQL databases are
+created on BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres); a cluster
+of its own keeps other sessions' CREATE/DROP DATABASE checkpoints out of the latencies.
 """
 from __future__ import annotations
 
