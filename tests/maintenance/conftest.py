@@ -1,6 +1,9 @@
 """Helpers for the maintenance tests: what nodes report running, a node, API callers."""
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
 from tests.agent.conftest import count_queries, make_agent  # noqa: F401  (a stand-in vf-agent)
@@ -16,6 +19,19 @@ def report(node, pipeline, status: ProcessStatus = ProcessStatus.RUNNING) -> Nod
     db.session.add(row)
     db.session.flush()
     return row
+
+
+def open_dialog(client, page: str) -> str:
+    """Return the first maintenance <dialog> of ``page`` as a browser shows it once opened:
+    its body fetched from ``data-dialog-src`` (as static/js/ui.js does) and put in place."""
+    dialog = page[page.index("<dialog"):page.index("</dialog>")]
+    src = re.search(r'data-dialog-src="([^"]+)"', dialog)
+    assert src, "the dialog has no body to load"
+    response = client.get(html.unescape(src.group(1)), headers={"Accept": "text/html"})
+    assert response.status_code == 200, response.status_code
+    start = dialog.index(">", dialog.index("data-dialog-src")) + 1
+    end = dialog.index("</div>", start)
+    return dialog[:start] + response.get_data(as_text=True) + dialog[end:]
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from tests.factories import make_node, make_pipeline
-from tests.maintenance.conftest import report
+from tests.maintenance.conftest import open_dialog, report
 from vectorflow.extensions import db
 from vectorflow.services.actors import Actor
 from vectorflow.services.maintenance import set_maintenance
@@ -31,11 +31,23 @@ def test_toggling_from_the_fleet_table_shows_a_confirmation_dialog(client, login
     login_as("ADMIN")
     row = row_html(client.get("/").get_data(as_text=True), node)
     assert 'data-testid="maintenance-toggle"' in row and 'data-dialog-open="maintenance-dialog-' in row
-    dialog = row[row.index("<dialog"):row.index("</dialog>")]
+    assert "data-running-count" not in row  # read when the dialog opens, not for every row
+    dialog = open_dialog(client, row)
     assert "Enter maintenance: edge-1?" in dialog
     assert 'data-running-count="2"' in dialog and ">2 pipelines<" in dialog
     assert 'name="reason"' in dialog and 'type="datetime-local"' in dialog
     assert f'action="/nodes/{node.id}/maintenance"' in dialog and 'name="csrf_token"' in dialog
+
+
+def test_the_fleet_dialog_tells_what_is_true_when_it_opens_not_when_the_page_loaded(
+        client, login_as, world, node):
+    report(node, make_pipeline(world.env, "logs"))
+    db.session.commit()
+    login_as("ADMIN")
+    row = row_html(client.get("/").get_data(as_text=True), node)
+    report(node, make_pipeline(world.env, "metrics"))  # the agent started another since
+    db.session.commit()
+    assert ">2 pipelines<" in open_dialog(client, row)
 
 
 def test_the_fleet_dialog_names_pipelines_that_would_lose_their_last_node(client, login_as, world, node):
@@ -48,7 +60,7 @@ def test_the_fleet_dialog_names_pipelines_that_would_lose_their_last_node(client
     db.session.commit()
     login_as("ADMIN")
     page = client.get("/").get_data(as_text=True)
-    mine, theirs = row_html(page, node), row_html(page, other)
+    mine, theirs = open_dialog(client, row_html(page, node)), open_dialog(client, row_html(page, other))
     assert 'data-testid="coverage-warning"' in mine and "billing" in mine
     assert "access</li>" not in mine
     assert 'data-testid="coverage-warning"' not in theirs  # edge-1 still runs both

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from tests import roles
 from tests.factories import make_node, make_pipeline
-from tests.maintenance.conftest import report
+from tests.maintenance.conftest import open_dialog, report
 from vectorflow.extensions import db
 from vectorflow.models import AuditLog, Role, utcnow
 
@@ -32,6 +32,25 @@ def test_the_form_endpoint_follows_the_role_table(client, login_as, node, kind):
 def test_the_confirmation_page_follows_the_role_table(client, login_as, node, kind):
     response = roles.call(client, login_as, kind, "GET", f"/nodes/{node.id}/maintenance")
     roles.check(response, kind, Role.ADMIN, 200)
+
+
+@pytest.mark.parametrize("kind", roles.KINDS)
+def test_the_dialog_body_follows_the_role_table(client, login_as, node, kind):
+    response = roles.call(client, login_as, kind, "GET", f"/nodes/{node.id}/maintenance/dialog?enabled=1")
+    roles.check(response, kind, Role.ADMIN, 200)
+
+
+def test_the_dialog_body_matches_the_direction_the_dialog_was_rendered_for(client, login_as, world, node):
+    report(node, make_pipeline(world.env, "logs"))
+    db.session.commit()
+    login_as("ADMIN")
+    enter = client.get(f"/nodes/{node.id}/maintenance/dialog?enabled=1&next=/matrix/x").get_data(as_text=True)
+    assert 'name="enabled" value="1"' in enter and 'data-running-count="1"' in enter
+    assert 'name="next" value="/matrix/x"' in enter and 'name="csrf_token"' in enter
+    leave = client.get(f"/nodes/{node.id}/maintenance/dialog?enabled=0&next=https://evil.example/")
+    text = leave.get_data(as_text=True)
+    assert 'name="enabled" value="0"' in text and "leaves maintenance" in text
+    assert "evil.example" not in text and "data-running-count" not in text
 
 
 @pytest.mark.parametrize("kind", roles.KINDS)
@@ -227,7 +246,7 @@ def test_the_toggle_carries_a_dialog_with_the_node_name_and_running_count(client
     db.session.commit()
     login_as("ADMIN")
     html = client.get(f"/nodes/{node.id}/maintenance/toggle").get_data(as_text=True)
-    dialog = html[html.index("<dialog"):html.index("</dialog>")]
+    dialog = open_dialog(client, html)
     assert "edge-1" in dialog and 'data-running-count="1"' in dialog and ">1 pipeline<" in dialog
     assert 'name="csrf_token"' in dialog and 'name="reason"' in dialog
     assert 'type="datetime-local"' in dialog and "window.confirm" not in html

@@ -25,9 +25,9 @@ from vectorflow.services.maintenance import (
     coverage_warnings,
     coverage_warnings_for,
     end_expired_maintenance,
-    environment_coverage,
     history,
     on_heartbeat,
+    running_count,
     set_maintenance,
 )
 
@@ -184,17 +184,13 @@ def test_bulk_coverage_counts_the_whole_set_as_gone(world, node):
     assert [p.name for p in coverage_warnings_for([node, other])] == ["logs"]
 
 
-def test_environment_coverage_matches_the_per_node_answer(world, node):
-    a = make_pipeline(world.env, "a")
-    b = make_pipeline(world.env, "b")
+def test_the_running_count_is_what_the_node_last_reported_running(world, node):
+    report(node, make_pipeline(world.env, "a"))
+    report(node, make_pipeline(world.env, "b"))
+    report(node, make_pipeline(world.env, "c"), ProcessStatus.CRASHED)
     other, _ = make_node(world.env, "edge-2")
-    report(node, a)
-    report(node, b)
-    report(other, b)
-    cov = environment_coverage(world.env.id)
-    for n in (node, other):
-        assert cov.warnings_for(n) == coverage_warnings(n)
-    assert cov.running_count(node) == 2 and cov.running_count(other) == 1
+    report(other, make_pipeline(world.env, "d"))
+    assert running_count(node) == 2 and running_count(other) == 1
 
 
 # ------------------------------------------------------------------ drain and resume

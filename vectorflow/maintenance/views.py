@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from flask import flash, g, jsonify, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from ..api.serializers import node_maintenance_json
 from ..auth.views import safe_next
@@ -30,20 +30,21 @@ class MaintenanceInfo:
     warnings: list[Pipeline]
 
 
-@bp.app_template_global("maintenance_info")
 def maintenance_info(node: VectorNode) -> MaintenanceInfo:
-    """Return the dialog facts for ``node``; queries once per environment per request."""
-    cache = g.setdefault("vf_environment_coverage", {})
-    if node.environment_id not in cache:
-        cache[node.environment_id] = service.environment_coverage(node.environment_id)
-    coverage = cache[node.environment_id]
-    return MaintenanceInfo(coverage.running_count(node), coverage.warnings_for(node))
+    """Return the dialog facts for ``node``, read when the dialog opens (a few indexed queries)."""
+    return MaintenanceInfo(service.running_count(node), service.coverage_warnings(node))
 
 
 @bp.app_template_global("maintenance_history")
 def maintenance_history(node: VectorNode, limit: int = 20):
     """Return the node's latest maintenance periods, newest first."""
     return service.history(node, limit)
+
+
+def confirm_page(node: VectorNode, enabled: bool, next_url: str, **context) -> str:
+    """Render the confirmation page (the toggle without JavaScript, and its form errors)."""
+    return render_template("maintenance/confirm.html", node=node, enabled=enabled, next=next_url,
+                           info=maintenance_info(node) if enabled else None, **context)
 
 
 def until_from_form(form) -> str | datetime | None:
@@ -66,7 +67,23 @@ def until_from_form(form) -> str | datetime | None:
 def confirm(node_id):
     """Show the confirmation as a page (the toggle's target when JavaScript is off)."""
     node = get_node_or_404(node_id, Role.ADMIN)
-    return render_template("maintenance/confirm.html", node=node,
+    return confirm_page(node, not node.maintenance_mode,
+                        safe_next(request.args.get("next") or url_for("nodes.show", node_id=node.id)))
+
+
+@bp.get("/<node_id>/maintenance/dialog")
+@require_login
+def dialog_body(node_id):
+    """Render the body of a toggle's dialog when it opens, so its facts are current and
+    pages that list many toggles compute none of them.
+
+    ``enabled`` is the direction the dialog was rendered for, so a node that changed state
+    since keeps a body that matches its title (the post is then a no-op).
+    """
+    node = get_node_or_404(node_id, Role.ADMIN)
+    enabled = request.args.get("enabled", "").strip().lower() in TRUE
+    return render_template("maintenance/_dialog_body.html", node=node, enabled=enabled,
+                           info=maintenance_info(node) if enabled else None,
                            next=safe_next(request.args.get("next") or url_for("nodes.show", node_id=node.id)))
 
 
@@ -89,8 +106,7 @@ def toggle(node_id):
         if wants_json():
             raise
         status = 409 if isinstance(err, Conflict) else 400
-        return render_template("maintenance/confirm.html", node=node, next=next_url,
-                               error=err.message, form=form, enabled=enabled), status
+        return confirm_page(node, enabled, next_url, error=err.message, form=form), status
     if wants_json():
         return jsonify({"changed": changed, "node": {"id": node.id, **node_maintenance_json(node)}})
     if not changed:

@@ -77,34 +77,30 @@ def parse_until(value: str | datetime | None, *, now: datetime | None = None) ->
 
 # ---------------------------------------------------------------- coverage
 
-def _covering(env_ids: set[str], exclude_ids: set[str] = frozenset()) -> dict[str, tuple[int, str]]:
-    """Map pipeline id to (number of covering nodes, one of them) in one grouped query.
+def _covered(env_ids: set[str], exclude_ids: set[str] = frozenset()) -> tuple[list[Pipeline], set[str]]:
+    """Return the deployed pipelines of ``env_ids`` and the ids of those another node covers.
 
-    A node covers a pipeline when its effective status is HEALTHY, it is not in
-    maintenance, and it reports that pipeline RUNNING.
+    A node covers a pipeline when its effective status is HEALTHY, it is not in maintenance,
+    it is not in ``exclude_ids`` and it reports that pipeline RUNNING. The test is an EXISTS
+    per deployed pipeline in the select list, so the database stops at the first covering
+    status row (pipeline index) instead of grouping every status row of the environment.
     """
-    query = (
-        sa.select(NodePipelineStatus.pipeline_id,
-                  sa.func.count(sa.distinct(NodePipelineStatus.node_id)),
-                  sa.func.min(NodePipelineStatus.node_id))
+    covering = (
+        sa.select(NodePipelineStatus.node_id)
         .join(VectorNode, VectorNode.id == NodePipelineStatus.node_id)
-        .where(VectorNode.environment_id.in_(env_ids),
+        .where(NodePipelineStatus.pipeline_id == Pipeline.id,
+               NodePipelineStatus.status == ProcessStatus.RUNNING,
                VectorNode.maintenance_mode.is_(False),
-               effective_status_clause(NodeStatus.HEALTHY, unreachable_cutoff()),
-               NodePipelineStatus.status == ProcessStatus.RUNNING)
-        .group_by(NodePipelineStatus.pipeline_id)
+               effective_status_clause(NodeStatus.HEALTHY, unreachable_cutoff()))
     )
     if exclude_ids:
-        query = query.where(VectorNode.id.not_in(exclude_ids))
-    return {pid: (count, some) for pid, count, some in db.session.execute(query)}
-
-
-def _deployed(env_ids: set[str]) -> list[Pipeline]:
-    return list(db.session.scalars(
-        sa.select(Pipeline)
-        .where(Pipeline.environment_id.in_(env_ids), Pipeline.deployed.is_(True))
+        covering = covering.where(NodePipelineStatus.node_id.not_in(sorted(exclude_ids)))
+    rows = db.session.execute(
+        sa.select(Pipeline, covering.exists().correlate(Pipeline))
+        .where(Pipeline.environment_id.in_(sorted(env_ids)), Pipeline.deployed.is_(True))
         .order_by(Pipeline.name)
-    ))
+    ).all()
+    return [p for p, _ in rows], {p.id for p, is_covered in rows if is_covered}
 
 
 def coverage_warnings_for(nodes: Iterable[VectorNode]) -> list[Pipeline]:
@@ -112,9 +108,8 @@ def coverage_warnings_for(nodes: Iterable[VectorNode]) -> list[Pipeline]:
     nodes = list(nodes)
     if not nodes:
         return []
-    env_ids = {n.environment_id for n in nodes}
-    covered = _covering(env_ids, {n.id for n in nodes})
-    return [p for p in _deployed(env_ids) if p.id not in covered]
+    deployed, covered = _covered({n.environment_id for n in nodes}, {n.id for n in nodes})
+    return [p for p in deployed if p.id not in covered]
 
 
 def coverage_warnings(node: VectorNode) -> list[Pipeline]:
@@ -122,36 +117,13 @@ def coverage_warnings(node: VectorNode) -> list[Pipeline]:
     return coverage_warnings_for([node])
 
 
-@dataclass
-class EnvironmentCoverage:
-    """Coverage and running counts of one environment, for rendering many nodes at once."""
-
-    deployed: list[Pipeline]
-    covering: dict[str, tuple[int, str]]
-    running: dict[str, int]
-
-    def warnings_for(self, node: VectorNode) -> list[Pipeline]:
-        """Return what ``coverage_warnings(node)`` would, without a query."""
-        def alone(p: Pipeline) -> bool:
-            count, some = self.covering.get(p.id, (0, None))
-            return count == 0 or (count == 1 and some == node.id)
-
-        return [p for p in self.deployed if alone(p)]
-
-    def running_count(self, node: VectorNode) -> int:
-        return self.running.get(node.id, 0)
-
-
-def environment_coverage(env_id: str) -> EnvironmentCoverage:
-    """Load coverage and per-node running counts of one environment in three queries."""
-    running = dict(db.session.execute(
-        sa.select(NodePipelineStatus.node_id, sa.func.count())
-        .join(VectorNode, VectorNode.id == NodePipelineStatus.node_id)
-        .where(VectorNode.environment_id == env_id,
+def running_count(node: VectorNode) -> int:
+    """Return how many pipelines the node last reported RUNNING (node index, one count)."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(NodePipelineStatus)
+        .where(NodePipelineStatus.node_id == node.id,
                NodePipelineStatus.status == ProcessStatus.RUNNING)
-        .group_by(NodePipelineStatus.node_id)
-    ).all())
-    return EnvironmentCoverage(_deployed({env_id}), _covering({env_id}), running)
+    ) or 0
 
 
 # ---------------------------------------------------------------- state changes
