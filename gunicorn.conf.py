@@ -17,6 +17,10 @@ preload_app = False     # gevent must patch before the app imports ssl and frien
 max_requests = 0        # recycling a worker would drop all its streams at once
 accesslog = os.environ.get("VECTORFLOW_ACCESS_LOG") or None
 errorlog = "-"
+# gunicorn 24+ opens a control socket at ~/.gunicorn/gunicorn.ctl, one path for every server of
+# the user: a second server (the demo beside the tests, a benchmark) would take it over.
+# VectorFlow needs none of its commands; older gunicorn ignores the setting.
+control_socket_disable = True
 
 
 def post_worker_init(worker):

@@ -12,6 +12,7 @@ of its own keeps other sessions' CREATE/DROP DATABASE checkpoints out of the lat
 """
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import subprocess
@@ -109,13 +110,23 @@ def seed(app, *, nodes: int = 0, pipelines: int = 3, state_dir: Path | None = No
     ``statuses``, every node also gets a RUNNING status row for every pipeline.
     """
     from vectorflow.extensions import db
-    from vectorflow.models import (NodePipelineStatus, NodeStatus, ProcessStatus, Role,
-                                   SystemSettings, VectorNode, utcnow)
+    from vectorflow.models import (
+        NodePipelineStatus,
+        NodeStatus,
+        ProcessStatus,
+        Role,
+        SystemSettings,
+        VectorNode,
+        utcnow,
+    )
     from vectorflow.models.base import new_id
     from vectorflow.security import NODE_PREFIX, generate_token, token_digest
     from vectorflow.services.accounts import create_team, create_user, set_membership
     from vectorflow.services.actors import Actor
-    from vectorflow.services.environments import create_environment, issue_enrollment_token
+    from vectorflow.services.environments import (
+        create_environment,
+        issue_enrollment_token,
+    )
     from vectorflow.services.pipelines import create_pipeline, deploy_pipeline
 
     actor = Actor.cli()
@@ -225,6 +236,15 @@ def workdir(name: str) -> Path:
     path = Path(tempfile.gettempdir()) / "vectorflow-bench" / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def bench_parser(doc: str) -> argparse.ArgumentParser:
+    """Return the command-line parser with the options every server benchmark takes."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--backend", default="both", choices=["sqlite", "postgresql", "both"])
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn workers (default: gunicorn.conf.py's, one per core)")
+    return parser
 
 
 def machine() -> str:

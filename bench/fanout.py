@@ -274,7 +274,7 @@ def write_table(args, rows: list[dict]) -> Path:
     import gunicorn
 
     lines = [
-        f"# Event fan-out: maintenance toggle -> event on every open stream",
+        "# Event fan-out: maintenance toggle -> event on every open stream",
         "",
         f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
         f"- machine: {os.cpu_count()} cores ({platform.machine()}), "

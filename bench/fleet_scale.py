@@ -11,12 +11,21 @@ server (gunicorn, gevent) in its own; both share the machine's cores.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 
-from common import (CpuMeter, backends, bench_app, fresh_database, machine, save, seed,
-                    start_server, workdir)
+from common import (
+    CpuMeter,
+    backends,
+    bench_app,
+    bench_parser,
+    fresh_database,
+    machine,
+    save,
+    seed,
+    start_server,
+    workdir,
+)
 
 from vectorflow.simulator import Fleet, Stats
 from vectorflow.simulator.fleet import tune_gc
@@ -82,16 +91,13 @@ def run(backend: str, args) -> list[list[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--backend", default="both", choices=["sqlite", "postgresql", "both"])
+    parser = bench_parser(__doc__)
     parser.add_argument("--steps", default="1000,2000,4000,6000,8000,10000",
                         type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--step-seconds", type=float, default=300)
     parser.add_argument("--poll", type=float, default=15)
     parser.add_argument("--settle", type=float, default=30,
                         help="extra warm-up seconds after the first two polls")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="gunicorn workers (default: gunicorn.conf.py's, one per core)")
     parser.add_argument("--keep-going", action="store_true")
     args = parser.parse_args()
     where = machine()

@@ -9,13 +9,23 @@ for ``--seconds``. The server is gunicorn with gevent workers, as in production.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import time
 
-from common import (CpuMeter, backends, bench_app, fresh_database, latency_row, machine, save,
-                    seed, start_server, workdir)
+from common import (
+    CpuMeter,
+    backends,
+    bench_app,
+    bench_parser,
+    fresh_database,
+    latency_row,
+    machine,
+    save,
+    seed,
+    start_server,
+    workdir,
+)
 
 from vectorflow.simulator import Fleet, Stats
 from vectorflow.simulator.fleet import tune_gc
@@ -87,13 +97,10 @@ def run(backend: str, args) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--backend", default="both", choices=["sqlite", "postgresql", "both"])
+    parser = bench_parser(__doc__)
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--workers", type=int, default=None,
-                        help="gunicorn workers (default: gunicorn.conf.py's, one per core)")
     args = parser.parse_args()
     where = machine()
     rows = [run(backend, args) for backend in backends(args.backend)]

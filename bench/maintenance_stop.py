@@ -11,13 +11,22 @@ with polling only, once with the agent push stream (config_changed -> poll at on
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 
 import httpx
-from common import (backends, bench_app, fresh_database, latency_row, machine, save, seed,
-                    start_server, workdir)
+from common import (
+    backends,
+    bench_app,
+    bench_parser,
+    fresh_database,
+    latency_row,
+    machine,
+    save,
+    seed,
+    start_server,
+    workdir,
+)
 
 from vectorflow.simulator import Fleet
 from vectorflow.simulator.fleet import tune_gc
@@ -122,14 +131,11 @@ def run(backend: str, args) -> list[list[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--backend", default="both", choices=["sqlite", "postgresql", "both"])
+    parser = bench_parser(__doc__)
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=60)
     parser.add_argument("--singles", type=int, default=10,
                         help="nodes toggled one at a time before the bulk toggle of the rest")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="gunicorn workers (default: gunicorn.conf.py's, one per core)")
     args = parser.parse_args()
     where = machine()
     rows = [row for backend in backends(args.backend) for row in run(backend, args)]

@@ -10,13 +10,22 @@ loopback, so it is the server's time plus a fraction of a millisecond.
 """
 from __future__ import annotations
 
-import argparse
 import re
 import time
 
 import httpx
-from common import (backends, bench_app, fresh_database, latency_row, machine, save, seed,
-                    start_server, workdir)
+from common import (
+    backends,
+    bench_app,
+    bench_parser,
+    fresh_database,
+    latency_row,
+    machine,
+    save,
+    seed,
+    start_server,
+    workdir,
+)
 
 ADMIN = "bench-admin@example.com"
 PASSWORD = "bench-password"
@@ -95,13 +104,10 @@ def run(backend: str, args) -> list[list[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--backend", default="both", choices=["sqlite", "postgresql", "both"])
+    parser = bench_parser(__doc__)
     parser.add_argument("--nodes", type=int, default=10_000)
     parser.add_argument("--pipelines", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=None,
-                        help="gunicorn workers (default: gunicorn.conf.py's, one per core)")
     args = parser.parse_args()
     where = machine()
     rows = [row for backend in backends(args.backend) for row in run(backend, args)]

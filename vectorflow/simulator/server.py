@@ -56,8 +56,6 @@ class ServerProcess:
     def command(self) -> list[str]:
         return [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
                 "--bind", f"{self.host}:{self.port}", "--workers", str(self.workers),
-                # Several servers run side by side here (tests, benchmarks, the demo).
-                "--no-control-socket",
                 "vectorflow:create_app()"]
 
     def start(self, timeout: float = 30.0) -> "ServerProcess":
