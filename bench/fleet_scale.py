@@ -14,18 +14,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from common import (
-    CpuMeter,
-    backends,
-    bench_app,
-    bench_parser,
-    fresh_database,
-    machine,
-    save,
-    seed,
-    start_server,
-    workdir,
-)
+from common import (CpuMeter, backends, bench_app, bench_parser, fresh_database, machine, save,
+                    seed, start_server, workdir)
 
 from vectorflow.simulator import Fleet, Stats
 from vectorflow.simulator.fleet import tune_gc

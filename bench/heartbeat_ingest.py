@@ -13,19 +13,8 @@ import asyncio
 import itertools
 import time
 
-from common import (
-    CpuMeter,
-    backends,
-    bench_app,
-    bench_parser,
-    fresh_database,
-    latency_row,
-    machine,
-    save,
-    seed,
-    start_server,
-    workdir,
-)
+from common import (CpuMeter, backends, bench_app, bench_parser, fresh_database, latency_row,
+                    machine, save, seed, start_server, workdir)
 
 from vectorflow.simulator import Fleet, Stats
 from vectorflow.simulator.fleet import tune_gc

@@ -15,18 +15,8 @@ import asyncio
 import time
 
 import httpx
-from common import (
-    backends,
-    bench_app,
-    bench_parser,
-    fresh_database,
-    latency_row,
-    machine,
-    save,
-    seed,
-    start_server,
-    workdir,
-)
+from common import (backends, bench_app, bench_parser, fresh_database, latency_row, machine, save,
+                    seed, start_server, workdir)
 
 from vectorflow.simulator import Fleet
 from vectorflow.simulator.fleet import tune_gc

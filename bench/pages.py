@@ -14,18 +14,8 @@ import re
 import time
 
 import httpx
-from common import (
-    backends,
-    bench_app,
-    bench_parser,
-    fresh_database,
-    latency_row,
-    machine,
-    save,
-    seed,
-    start_server,
-    workdir,
-)
+from common import (backends, bench_app, bench_parser, fresh_database, latency_row, machine, save,
+                    seed, start_server, workdir)
 
 ADMIN = "bench-admin@example.com"
 PASSWORD = "bench-password"
