@@ -178,10 +178,11 @@ def seed(app, *, nodes: int = 0, pipelines: int = 3, state_dir: Path | None = No
             for chunk in range(0, len(status_rows), 20_000):
                 db.session.execute(sa.insert(NodePipelineStatus), status_rows[chunk:chunk + 20_000])
             db.session.commit()
-        # Fresh planner statistics, as autovacuum keeps them on a live server; without them
-        # PostgreSQL plans against the empty tables the migration made.
-        db.session.execute(sa.text("ANALYZE"))
-        db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            # Fresh planner statistics, as autovacuum keeps them on a live server; without
+            # them PostgreSQL plans against the empty tables the migration made.
+            db.session.execute(sa.text("ANALYZE"))
+            db.session.commit()
         db.session.remove()
         db.engine.dispose()
     return seeded
