@@ -42,7 +42,7 @@ def configure(app: Flask, test_config: dict | None) -> None:
 def register_extensions(app: Flask) -> None:
     from . import db_setup
     from .extensions import csrf, db, login_manager, migrate
-    from .services import events
+    from .services import config_render, events
 
     db.init_app(app)
     db_setup.init_app(app)
@@ -51,6 +51,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     events.init_app(app)
+    config_render.init_app(app)
 
     from . import live
 

@@ -12,7 +12,7 @@ from ..guards import get_environment_or_404, require_login
 from ..live import live_page
 from ..models import NodePipelineStatus, Pipeline, PipelineVersion, VectorNode
 from ..pagination import page_number, paginate
-from ..services.config_render import render_environment_pipelines
+from ..services.config_render import cached_environment_pipelines
 from ..services.nodes import visible_environments
 from ..services.pipelines import latest_versions
 from . import bp
@@ -57,7 +57,7 @@ def build_cell(node_id: str, pipeline: Pipeline, reported: sa.Row | None,
 def _expected_checksums(env) -> dict[str, str]:
     """Return the checksum agents are sent for each deployed pipeline of ``env``."""
     try:
-        return {e["pipelineId"]: e["checksum"] for e in render_environment_pipelines(env)}
+        return {e["pipelineId"]: e["checksum"] for e in cached_environment_pipelines(env)}
     except ValueError:  # a secret cannot be decrypted: compare versions only
         return {}
 

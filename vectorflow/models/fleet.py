@@ -50,6 +50,10 @@ class Environment(db.Model):
     # Credentials for the backend, encrypted; never sent to agents.
     secret_backend_credentials: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Raised in the same transaction as any change to what agents are sent (deployed
+    # pipelines, versions, secrets, the secret backend): each process caches the rendered
+    # pipelines by (environment, revision). See services/config_render.py.
+    config_revision: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
 
     team: Mapped["Team"] = relationship(back_populates="environments")  # noqa: F821
     nodes: Mapped[list["VectorNode"]] = relationship(

@@ -30,7 +30,7 @@ from ..security import NODE_PREFIX, digests_match, generate_token, token_digest
 from . import ServiceError
 from .actors import Actor
 from .audit import record
-from .config_render import render_environment_pipelines
+from .config_render import cached_environment_pipelines
 from .events import emit
 from .health import set_node_status
 from .maintenance import on_heartbeat as follow_maintenance_drain
@@ -98,7 +98,7 @@ _NODE_BY_DIGEST = (
     sa.select(VectorNode)
     .options(joinedload(VectorNode.environment).load_only(
         Environment.name, Environment.team_id, Environment.secret_backend,
-        Environment.secret_backend_config))
+        Environment.secret_backend_config, Environment.config_revision))
     .where(VectorNode.node_token_digest == sa.bindparam("digest"))
 )  # built once: this runs on every agent call
 
@@ -120,7 +120,7 @@ def desired_pipelines(node: VectorNode) -> list[dict]:
     """Return the pipeline entries this node should run now (the config's ``pipelines``)."""
     if node.maintenance_mode:
         return []  # the agent stops every pipeline; the rest of the config is unchanged
-    return render_environment_pipelines(node.environment)
+    return cached_environment_pipelines(node.environment)
 
 
 _POLL_INTERVAL = sa.select(SystemSettings.fleet_poll_interval_ms).where(SystemSettings.id == 1)

@@ -12,10 +12,13 @@ import functools
 import hashlib
 import logging
 from dataclasses import dataclass
+from itertools import chain
 
 import sqlalchemy as sa
 import yaml
 from flask import current_app
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import Environment, Pipeline, PipelineVersion, Secret, SecretBackend
@@ -203,3 +206,63 @@ def render_environment_pipelines(environment: Environment) -> list[dict]:
             entry["certFiles"] = cert_files
         entries.append(entry)
     return entries
+
+
+# --- the per-process cache of rendered pipelines ---------------------------------------------
+
+_RENDERED = "vectorflow.config_render.rendered"
+_MAX_RENDERED = 1024
+# What a rendered config is made of; a change to any of them raises the revision.
+_ENVIRONMENT_INPUTS = ("secret_backend", "secret_backend_config")
+
+
+def cached_environment_pipelines(environment: Environment) -> list[dict]:
+    """Return ``render_environment_pipelines(environment)``, rendered once per process and
+    ``config_revision``: the config poll's path, where rendering was a quarter of the cost.
+
+    Only for read-only transactions such as the poll's. A transaction that changed the
+    environment's pipelines or secrets sees a revision that may yet roll back, so it must
+    call ``render_environment_pipelines``. (Data read after the revision can only be newer
+    than it, so a cached entry is never older than its revision.)
+    """
+    cache = current_app.extensions.setdefault(_RENDERED, {})
+    hit = cache.get(environment.id)
+    if hit is not None and hit[0] == environment.config_revision:
+        return list(hit[1])
+    entries = render_environment_pipelines(environment)
+    if len(cache) >= _MAX_RENDERED:
+        cache.clear()
+    cache[environment.id] = (environment.config_revision, entries)
+    return list(entries)
+
+
+def _changed_environment_ids(session: Session) -> set[str]:
+    """Return the environments whose rendered config the pending flush may change."""
+    ids = set()
+    for obj in chain(session.new, session.deleted,
+                     (o for o in session.dirty if session.is_modified(o))):
+        if isinstance(obj, (Pipeline, Secret)):
+            ids.add(obj.environment_id)
+        elif isinstance(obj, PipelineVersion):
+            pipeline = obj.pipeline or session.get(Pipeline, obj.pipeline_id)
+            ids.add(pipeline.environment_id if pipeline is not None else None)
+        elif isinstance(obj, Environment) and obj not in session.new and any(
+                sa.inspect(obj).attrs[name].history.has_changes() for name in _ENVIRONMENT_INPUTS):
+            ids.add(obj.id)
+    ids.discard(None)
+    return ids
+
+
+def _raise_config_revisions(session: Session, flush_context, instances) -> None:
+    """Raise ``config_revision`` of every environment the flush changes a config input of,
+    in the same transaction (SQL ``+ 1``, so concurrent writers never lose a raise)."""
+    for env_id in _changed_environment_ids(session):
+        env = session.get(Environment, env_id)
+        if env is not None and env not in session.deleted and env not in session.new:
+            env.config_revision = Environment.config_revision + 1
+
+
+def init_app(app) -> None:
+    """Keep ``environments.config_revision`` in step with every ORM write of a config input."""
+    if not sa_event.contains(Session, "before_flush", _raise_config_revisions):
+        sa_event.listen(Session, "before_flush", _raise_config_revisions)
