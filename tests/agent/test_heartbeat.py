@@ -282,6 +282,38 @@ def test_a_heartbeat_runs_the_same_queries_whatever_the_fleet_size(make_agent, w
     assert len(large) == len(small)
 
 
+def test_a_steady_heartbeat_writes_the_node_its_statuses_and_its_metrics_once_each(agent, world):
+    pipelines = [factories.make_pipeline(world.env, f"p{i}") for i in range(3)]
+    db.session.commit()
+    body = {"pipelines": [status(p.id, eventsIn=1) for p in pipelines],
+            "hostMetrics": {"loadAvg1": 1}}
+    agent.heartbeat(body)
+    body = {"pipelines": [status(p.id, eventsIn=2) for p in pipelines],
+            "hostMetrics": {"loadAvg1": 2}}
+    with count_queries() as queries:
+        agent.heartbeat(body)
+    tables = sorted(s.split()[1].strip('"') for s in queries.writes)
+    assert tables == ["node_metrics", "node_pipeline_statuses", "vector_nodes"]
+    assert {row.events_in for row in statuses(agent.node).values()} == {2}
+    assert db.session.scalars(sa.select(NodeMetric.data)).all() == [{"loadAvg1": 2}]
+
+
+def test_rows_the_session_has_loaded_show_what_a_heartbeat_wrote(agent, world):
+    from vectorflow.agent.schemas import parse_heartbeat
+    from vectorflow.services.agent import latest_host_metrics, record_heartbeat
+
+    pipeline = factories.make_pipeline(world.env, "a")
+    db.session.commit()
+    agent.heartbeat({"pipelines": [status(pipeline.id, eventsIn=1)], "hostMetrics": {"loadAvg1": 1}})
+    node = fresh(agent.node)
+    row, sample = statuses(node)[pipeline.id], latest_host_metrics(node.id)
+    assert (row.events_in, sample.data) == (1, {"loadAvg1": 1})
+    record_heartbeat(node, parse_heartbeat({"pipelines": [status(pipeline.id, eventsIn=5)],
+                                            "hostMetrics": {"loadAvg1": 5}}))
+    assert statuses(node)[pipeline.id] is row and latest_host_metrics(node.id) is sample
+    assert (row.events_in, sample.data) == (5, {"loadAvg1": 5})
+
+
 def test_a_heartbeat_with_nothing_running_completes_a_maintenance_drain(agent, world):
     from vectorflow.models import DrainState
 

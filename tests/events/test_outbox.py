@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 
 from vectorflow.extensions import db
 from vectorflow.models import Event, VectorNode, utcnow
-from vectorflow.services.events import emit, prune_events
+from vectorflow.services.events import ADVISORY_LOCK_KEY, emit, prune_events
 
 from .. import factories
 
@@ -59,27 +60,84 @@ def test_an_event_in_a_rolled_back_savepoint_is_dropped_and_the_rest_commits(wor
     assert [e.type for e in stored_events()] == ["node.status_changed", "node.updated"]
 
 
+def test_events_in_savepoints_follow_the_savepoints(world):
+    emit("node.enrolled", team_id=world.team.id)
+    with db.session.begin_nested():
+        emit("node.updated", team_id=world.team.id)
+        with pytest.raises(RuntimeError), db.session.begin_nested():
+            emit("node.deleted", team_id=world.team.id)
+            raise RuntimeError("abandon the inner savepoint")
+    with pytest.raises(RuntimeError), db.session.begin_nested():
+        emit("pipeline.deployed", team_id=world.team.id)
+        with db.session.begin_nested():
+            emit("pipeline.undeployed", team_id=world.team.id)
+        raise RuntimeError("abandon the outer savepoint, released inner one included")
+    emit("node.status_changed", team_id=world.team.id)
+    db.session.commit()
+    assert [e.type for e in stored_events()] == ["node.enrolled", "node.updated",
+                                                 "node.status_changed"]
+
+
+def test_an_emitted_event_gets_its_id_when_the_transaction_commits(world):
+    ev = emit("pipeline.deployed", team_id=world.team.id)
+    db.session.flush()
+    assert stored_events() == []  # queued, not written: the commit writes it last
+    db.session.commit()
+    assert [e.id for e in stored_events()] == [ev.id]
+
+
+def advisory_lock_waiters(conn) -> int:
+    """Count the sessions of this database waiting for the event lock."""
+    return conn.scalar(sa.text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND objid = :key AND database = (SELECT oid FROM pg_database"
+        " WHERE datname = current_database())"), {"key": ADVISORY_LOCK_KEY})
+
+
 # SQLite has a single writer, so its ids are committed in order already.
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_event_transactions_on_postgresql_commit_in_id_order(app, world):
-    emit("node.updated", team_id=world.team.id)
-    db.session.flush()  # the first transaction now holds the event lock and id 1
+def test_a_transaction_that_emitted_does_not_hold_the_event_lock_until_it_commits(app, world):
+    node, _ = factories.make_node(world.env)
+    db.session.commit()
+    rename(node, "edge-1")
+    db.session.flush()  # an event queued, the change written, the transaction still open
+    with db.engine.connect() as other, other.begin():
+        assert other.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+    db.session.commit()
+    assert [e.type for e in stored_events()] == ["node.updated"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_event_ids_on_postgresql_become_visible_in_id_order(app, world):
     later: dict = {}
 
-    def second_transaction():
+    def committing_transaction():
         with app.app_context():
             ev = emit("pipeline.deployed", team_id=world.team.id)
             db.session.commit()
             later["id"] = ev.id
 
-    thread = threading.Thread(target=second_transaction, daemon=True)
-    thread.start()
-    thread.join(0.5)
-    assert thread.is_alive(), "a second event transaction must wait for the first to commit"
-    db.session.commit()
-    thread.join(10)
-    first_id = stored_events()[0].id
+    with db.engine.connect() as first, db.engine.connect() as observer:
+        first.begin()
+        # ``first`` is another transaction at its commit: it holds the lock, no id taken yet.
+        first.execute(sa.select(sa.func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+        thread = threading.Thread(target=committing_transaction, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while advisory_lock_waiters(observer) == 0:
+            assert thread.is_alive() and time.monotonic() < deadline, \
+                "a committing event transaction must wait for the event lock"
+            time.sleep(0.02)
+        # The waiting transaction must not have taken an id yet: the one ``first`` takes
+        # now, and makes visible first, is the lower.
+        first_id = first.scalar(sa.insert(Event).values(type="node.updated",
+                                                        team_id=world.team.id,
+                                                        payload={}, created_at=utcnow())
+                                .returning(Event.id))
+        first.commit()
+    thread.join(30)
     assert later["id"] > first_id
+    assert [e.id for e in stored_events()] == [first_id, later["id"]]
 
 
 def test_pruning_deletes_old_events_but_keeps_the_newest(world):

@@ -36,7 +36,7 @@ from .health import set_node_status
 from .maintenance import on_heartbeat as follow_maintenance_drain
 
 if TYPE_CHECKING:
-    from ..agent.schemas import EnrollRequest, HeartbeatRequest
+    from ..agent.schemas import EnrollRequest, HeartbeatRequest, PipelineReport
 
 # Host metrics: one history point per bucket (the newest point is refreshed by each heartbeat
 # inside its bucket), kept for a day: at most 288 rows per node.
@@ -171,64 +171,121 @@ def is_version_older(current: str, target: str) -> bool:
     return a + (0,) * (width - len(a)) < b + (0,) * (width - len(b))
 
 
-def _replace_pipeline_statuses(node: VectorNode, heartbeat: HeartbeatRequest, now: datetime):
+# The heartbeat's statements, built once. Writes every heartbeat makes go through Core (the
+# ORM's unit of work was most of a heartbeat's cost); _expire_loaded keeps a session's
+# loaded copies of those rows honest.
+_STATUSES = NodePipelineStatus.__table__
+_METRICS = NodeMetric.__table__
+# One read: the node's status rows (``id`` set) and, with ``id`` NULL, the reported
+# pipelines that belong to its environment.
+_STATUS_READ = sa.union_all(
+    sa.select(_STATUSES.c.pipeline_id, _STATUSES.c.id, _STATUSES.c.status, _STATUSES.c.version,
+              _STATUSES.c.config_checksum)
+    .where(_STATUSES.c.node_id == sa.bindparam("node")),
+    sa.select(Pipeline.id, sa.null(), sa.null(), sa.null(), sa.null())
+    .where(Pipeline.environment_id == sa.bindparam("environment"),
+           Pipeline.id.in_(sa.bindparam("reported", expanding=True))),
+)
+# Run with many parameter sets: the SET clause is every key but ``row_id``.
+_STATUS_UPDATE = sa.update(_STATUSES).where(_STATUSES.c.id == sa.bindparam("row_id"))
+# The node's newest metrics point takes the sample while it is inside its bucket.
+_REFRESH_METRICS = (
+    sa.update(_METRICS)
+    .where(_METRICS.c.id == sa.select(_METRICS.c.id)
+           .where(_METRICS.c.node_id == sa.bindparam("node"))
+           .order_by(_METRICS.c.created_at.desc()).limit(1).scalar_subquery(),
+           _METRICS.c.created_at > sa.bindparam("since"))
+    .values(data=sa.bindparam("sample"))
+    .returning(_METRICS.c.id)
+)
+_COUNTERS = ("events_in", "events_out", "errors_total", "events_discarded", "bytes_in", "bytes_out")
+
+# (pipeline id, status before, status after, version) of a status a user sees change.
+StatusChange = tuple[str, str | None, str | None, int | None]
+
+
+def _expire_loaded(model: type, ids: list) -> None:
+    """Expire the session's loaded copies of rows just written with Core (usually none)."""
+    mapper, identity_map = sa.inspect(model), db.session.identity_map
+    for id_ in ids:
+        loaded = identity_map.get(mapper.identity_key_from_primary_key((id_,)))
+        if loaded is not None:
+            db.session.expire(loaded)
+
+
+def _read_pipeline_statuses(node: VectorNode, heartbeat: HeartbeatRequest
+                            ) -> tuple[dict[str, sa.Row], set[str]]:
+    """Return the node's status rows by pipeline id and the reported ids of its environment."""
+    existing, known = {}, set()
+    for row in db.session.connection().execute(_STATUS_READ, {
+            "node": node.id, "environment": node.environment_id,
+            "reported": sorted({r.pipeline_id for r in heartbeat.pipelines})}):
+        if row.id is None:
+            known.add(row.pipeline_id)
+        else:
+            existing[row.pipeline_id] = row
+    return existing, known
+
+
+def _status_values(report: PipelineReport, now: datetime) -> dict:
+    values = {"version": report.version, "status": report.status, "pid": report.pid,
+              "uptime_seconds": report.uptime_seconds, "utilization": report.utilization,
+              "recent_logs": report.recent_logs, "config_checksum": report.config_checksum,
+              "last_updated": now}
+    for column in _COUNTERS:
+        values[column] = report.counters.get(column, 0)
+    return values
+
+
+def _replace_pipeline_statuses(node: VectorNode, heartbeat: HeartbeatRequest,
+                               existing: dict[str, sa.Row], known: set[str],
+                               now: datetime) -> list[StatusChange]:
+    """Write the statuses reported for known pipelines and drop the other rows of the node.
+
+    One statement per kind of write: a heartbeat reporting the pipelines the last one did
+    runs a single UPDATE (with one parameter set per row). Returns the changes a user sees.
+    """
     reported = {r.pipeline_id: r for r in heartbeat.pipelines}
-    known = set()
-    if reported:
-        known = set(db.session.scalars(
-            sa.select(Pipeline.id).where(Pipeline.environment_id == node.environment_id,
-                                         Pipeline.id.in_(sorted(reported)))
-        ))
-    existing = {
-        row.pipeline_id: row
-        for row in db.session.scalars(
-            sa.select(NodePipelineStatus).where(NodePipelineStatus.node_id == node.id)
-        )
-    }
-    changes = []
+    changes, gone, added, updated = [], [], [], []
     for pipeline_id, row in existing.items():
         if pipeline_id not in known:
             changes.append((pipeline_id, row.status.value, None, None))
-            db.session.delete(row)
+            gone.append(row.id)
     for pipeline_id in sorted(known):
         report = reported[pipeline_id]
         row = existing.get(pipeline_id)
+        values = _status_values(report, now)
         if row is None:
-            row = NodePipelineStatus(node_id=node.id, pipeline_id=pipeline_id)
-            db.session.add(row)
             changes.append((pipeline_id, None, report.status.value, report.version))
-        elif (row.status, row.version, row.config_checksum) != (
+            added.append({"node_id": node.id, "pipeline_id": pipeline_id, **values})
+            continue
+        if (row.status, row.version, row.config_checksum) != (
                 report.status, report.version, report.config_checksum):
             changes.append((pipeline_id, row.status.value, report.status.value, report.version))
-        row.version = report.version
-        row.status = report.status
-        row.pid = report.pid
-        row.uptime_seconds = report.uptime_seconds
-        for column in ("events_in", "events_out", "errors_total", "events_discarded",
-                       "bytes_in", "bytes_out"):
-            setattr(row, column, report.counters.get(column, 0))
-        row.utilization = report.utilization
-        row.recent_logs = report.recent_logs
-        row.config_checksum = report.config_checksum
-        row.last_updated = now
-    crashed = any(reported[p].status == ProcessStatus.CRASHED for p in known)
-    return changes, crashed
+        updated.append({"row_id": row.id, **values})
+    if gone:
+        db.session.execute(sa.delete(NodePipelineStatus).where(NodePipelineStatus.id.in_(gone)))
+    if added:
+        db.session.execute(sa.insert(NodePipelineStatus), added)
+    if updated:
+        db.session.connection().execute(_STATUS_UPDATE, updated)
+        _expire_loaded(NodePipelineStatus, [values["row_id"] for values in updated])
+    return changes
 
 
 def _store_host_metrics(node: VectorNode, metrics: dict, now: datetime) -> None:
-    newest = db.session.scalar(
-        sa.select(NodeMetric).where(NodeMetric.node_id == node.id)
-        .order_by(NodeMetric.created_at.desc()).limit(1)
-    )
-    if newest is not None and now - newest.created_at < METRIC_BUCKET:
-        newest.data = metrics
+    refreshed = db.session.connection().execute(
+        _REFRESH_METRICS, {"node": node.id, "since": now - METRIC_BUCKET, "sample": metrics}
+    ).scalar()
+    if refreshed is not None:
+        _expire_loaded(NodeMetric, [refreshed])
         return
-    db.session.add(NodeMetric(node_id=node.id, data=metrics, created_at=now))
     # Once per bucket: drop this node's points that fell out of the window (indexed range).
     db.session.execute(
         sa.delete(NodeMetric).where(NodeMetric.node_id == node.id,
                                     NodeMetric.created_at < now - METRIC_RETENTION)
     )
+    db.session.add(NodeMetric(node_id=node.id, data=metrics, created_at=now))
 
 
 def _settle_pending_action(node: VectorNode, heartbeat: HeartbeatRequest) -> dict | None:
@@ -251,7 +308,12 @@ def _settle_pending_action(node: VectorNode, heartbeat: HeartbeatRequest) -> dic
 
 def record_heartbeat(node: VectorNode, heartbeat: HeartbeatRequest,
                      now: datetime | None = None) -> None:
-    """Apply a validated heartbeat to its node in the current transaction."""
+    """Apply a validated heartbeat to its node in the current transaction.
+
+    The node's row is written first (so two heartbeats of one node queue there before they
+    read its statuses), then one read and one statement per table it writes: a steady
+    heartbeat flushes the ORM once.
+    """
     now = now or utcnow()
     node.last_heartbeat = now
     node.last_seen = now
@@ -265,14 +327,16 @@ def record_heartbeat(node: VectorNode, heartbeat: HeartbeatRequest,
         node.running_as = heartbeat.running_as or None
     if heartbeat.labels is not None and heartbeat.labels != node.labels:
         node.labels = heartbeat.labels
-
-    changes, crashed = _replace_pipeline_statuses(node, heartbeat, now)
-    if heartbeat.host_metrics is not None:
-        _store_host_metrics(node, heartbeat.host_metrics, now)
     settled = _settle_pending_action(node, heartbeat)
     follow_maintenance_drain(node, [report.status for report in heartbeat.pipelines])
+    db.session.flush()
 
-    if crashed:
+    existing, known = _read_pipeline_statuses(node, heartbeat)
+    changes = _replace_pipeline_statuses(node, heartbeat, existing, known, now)
+    if heartbeat.host_metrics is not None:
+        _store_host_metrics(node, heartbeat.host_metrics, now)
+    if any(r.status == ProcessStatus.CRASHED for r in heartbeat.pipelines
+           if r.pipeline_id in known):
         set_node_status(node, NodeStatus.DEGRADED, "a pipeline reported CRASHED")
     else:
         set_node_status(node, NodeStatus.HEALTHY, "heartbeat received")
@@ -284,7 +348,7 @@ def record_heartbeat(node: VectorNode, heartbeat: HeartbeatRequest,
              payload={"pipelineId": pipeline_id, "from": before, "to": after, "version": version})
     if settled is not None:
         emit("node.updated", **scope, payload=settled)
-    db.session.flush()
+    db.session.flush()  # left to write, if anything: a status transition, a new metrics point
 
 
 def latest_host_metrics(node_id: str) -> NodeMetric | None:

@@ -1,10 +1,16 @@
-"""Queue events into the outbox; they are published to live streams after commit.
+"""Queue events into the outbox; they are written at commit and published after it.
 
 The ``events`` table is the outbox: an event is written in the same transaction as the
-change it describes, so it exists exactly when the change does. Ids are monotonic and,
-on PostgreSQL, become visible in id order: event-writing transactions are serialised
-with a transaction-level advisory lock, so a stream that has seen id N can never later
-find an id below N appear.
+change it describes, so it exists exactly when the change does. ``emit`` only queues the
+event on the session; the transaction's commit inserts the queued events as its last write.
+A rolled-back savepoint drops the events queued inside it, a rollback drops them all.
+
+Ids are monotonic and, on PostgreSQL, become visible in id order: the commit takes a
+transaction-level advisory lock just before it inserts its events and holds it to the end
+of the commit, so event-writing transactions get their ids one after the other, and a
+stream that has seen id N can never later find an id below N appear. The lock covers only
+that final insert: a transaction that emitted early does not hold up others while it does
+the rest of its work.
 """
 from __future__ import annotations
 
@@ -18,8 +24,9 @@ from sqlalchemy.orm import Session, SessionTransaction
 from ..extensions import db
 from ..models import Event, utcnow
 
-_PENDING = "vectorflow.pending_events"
-_LOCKED = "vectorflow.events_locked"
+_QUEUED = "vectorflow.queued_events"        # events emitted in this transaction, in order
+_SAVEPOINTS = "vectorflow.event_savepoints"  # open savepoint -> len(queue) when it began
+_WRITTEN = "vectorflow.events_written"      # this commit inserted events: publish after it
 # pg_advisory_xact_lock key that serialises event inserts ("VFEV").
 ADVISORY_LOCK_KEY = 0x56464556
 NOTIFY_CHANNEL = "vectorflow_events"
@@ -33,16 +40,13 @@ def emit(
     node_id: str | None = None,
     payload: dict | None = None,
 ) -> Event:
-    """Write an event in the current transaction; it is published once that commits."""
-    session = db.session
-    if not session.info.get(_LOCKED) and session.get_bind().dialect.name == "postgresql":
-        # Held until commit: the next event transaction gets its ids only after ours are visible.
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
-        broker = current_app.extensions.get("vectorflow.broker")
-        if broker is None or broker.uses_pg_notify:
-            # Delivered at commit, dropped on rollback: the wake-up for every process's feed.
-            session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
-        session.info[_LOCKED] = True
+    """Queue an event in the current transaction: written at its commit, published after.
+
+    The returned Event gets its id at the commit.
+    """
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()  # the queue belongs to a transaction: its end clears it
     ev = Event(
         type=type,
         team_id=team_id,
@@ -50,8 +54,7 @@ def emit(
         node_id=node_id,
         payload=payload or {},
     )
-    session.add(ev)
-    session.info.setdefault(_PENDING, []).append(ev)
+    session.info.setdefault(_QUEUED, []).append(ev)
     return ev
 
 
@@ -72,28 +75,69 @@ def prune_events(now: datetime | None = None, older_than: timedelta | None = Non
     return db.session.execute(sa.delete(Event).where(old)).rowcount or 0
 
 
+def _before_commit(session: Session) -> None:
+    """Insert the queued events as the commit's last write (under the lock on PostgreSQL)."""
+    queued = session.info.get(_QUEUED)
+    if not queued or session.in_nested_transaction():
+        return  # nothing queued, or a savepoint is released: its events wait for the commit
+    session.flush()  # the transaction's other changes first, outside the lock
+    if session.get_bind().dialect.name == "postgresql":
+        # Held until the commit ends: the next event transaction takes its ids only after
+        # ours are visible.
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+        broker = current_app.extensions.get("vectorflow.broker") if has_app_context() else None
+        if broker is None or broker.uses_pg_notify:
+            # Delivered at commit, dropped on rollback: the wake-up for every process's feed.
+            session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
+    session.add_all(queued)
+    del session.info[_QUEUED]
+    session.info[_WRITTEN] = True
+    session.flush()
+
+
 def _after_commit(session: Session) -> None:
-    session.info.pop(_LOCKED, None)
-    if not session.info.pop(_PENDING, None) or not has_app_context():
+    if not session.info.pop(_WRITTEN, None) or not has_app_context():
         return
     broker = current_app.extensions.get("vectorflow.broker")
     if broker is not None:
         broker.notify_committed()
 
 
+def _after_transaction_create(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        queued = session.info.get(_QUEUED, ())
+        session.info.setdefault(_SAVEPOINTS, {})[transaction] = len(queued)
+
+
 def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None:
-    # A rolled-back savepoint drops its lock and NOTIFY, so the next emit takes them again;
-    # a full rollback drops the events too.
-    session.info.pop(_LOCKED, None)
-    if not previous.nested:
-        session.info.pop(_PENDING, None)
+    # A rolled-back savepoint drops the events queued since it began; a full rollback ends
+    # the transaction, which drops them all (_after_transaction_end).
+    if previous.nested:
+        mark = session.info.get(_SAVEPOINTS, {}).pop(previous, None)
+        if mark is not None and _QUEUED in session.info:
+            del session.info[_QUEUED][mark:]
+
+
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # committed, rolled back or closed
+        for key in (_QUEUED, _SAVEPOINTS, _WRITTEN):
+            session.info.pop(key, None)
+
+
+_HOOKS = {
+    "before_commit": _before_commit,
+    "after_commit": _after_commit,
+    "after_transaction_create": _after_transaction_create,
+    "after_soft_rollback": _after_soft_rollback,
+    "after_transaction_end": _after_transaction_end,
+}
 
 
 def init_app(app) -> None:
-    """Hook publication to the session's commit and rollback; prune in the sweeps."""
+    """Hook the queue to the session's transactions and commits; prune in the sweeps."""
     from ..sweeper import register_sweep
 
     register_sweep(prune_events)
-    if not sa_event.contains(Session, "after_commit", _after_commit):
-        sa_event.listen(Session, "after_commit", _after_commit)
-        sa_event.listen(Session, "after_soft_rollback", _after_soft_rollback)
+    for name, hook in _HOOKS.items():
+        if not sa_event.contains(Session, name, hook):
+            sa_event.listen(Session, name, hook)
