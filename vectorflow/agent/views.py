@@ -13,8 +13,10 @@ from ..extensions import db
 from ..models import VectorNode
 from ..security import bearer_token
 from ..services.agent import (
+    PollingNode,
     agent_config,
     authenticate_node,
+    authenticate_polling_node,
     enroll_node,
     record_heartbeat,
 )
@@ -22,12 +24,17 @@ from . import bp
 from .schemas import parse_enroll, parse_heartbeat
 
 
-def node_required(view):
-    """Authenticate the agent by its node token; 401 ``{"error": "Unauthorized"}`` otherwise."""
+def node_required(view=None, *, authenticate=authenticate_node):
+    """Authenticate the agent by its node token; 401 ``{"error": "Unauthorized"}`` otherwise.
+
+    ``authenticate`` maps the token to what the view needs (the ORM node by default).
+    """
+    if view is None:
+        return lambda view: node_required(view, authenticate=authenticate)
 
     @wraps(view)
     def wrapped(*args, **kwargs):
-        node = authenticate_node(bearer_token(request.headers.get("Authorization")))
+        node = authenticate(bearer_token(request.headers.get("Authorization")))
         if node is None:
             response = jsonify({"error": "Unauthorized"})
             response.headers["WWW-Authenticate"] = "Bearer"
@@ -38,8 +45,9 @@ def node_required(view):
     return wrapped
 
 
-def current_node() -> VectorNode:
-    """Return the node authenticated for this request by ``node_required``."""
+def current_node() -> VectorNode | PollingNode:
+    """Return the node authenticated for this request by ``node_required`` (a VectorNode
+    unless the view asked for another ``authenticate``)."""
     return g.agent_node
 
 
@@ -69,7 +77,7 @@ def enroll():
 
 
 @bp.get("/config")
-@node_required
+@node_required(authenticate=authenticate_polling_node)
 def config():
     body = agent_config(current_node())
     body["pushUrl"] = push_url()
