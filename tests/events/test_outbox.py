@@ -78,6 +78,18 @@ def test_events_in_savepoints_follow_the_savepoints(world):
                                                  "node.status_changed"]
 
 
+def test_events_a_commit_could_not_write_are_reported(world, caplog):
+    db.session.commit()
+    outer = db.session.begin()
+    db.session.begin_nested()
+    emit("node.updated", team_id=world.team.id)
+    # Committing the outer transaction itself with a savepoint still open looks, to the
+    # commit hook, like a savepoint's release; Session.commit() is the way to commit.
+    outer.commit()
+    assert "1 queued events were not written" in caplog.text
+    assert stored_events() == []
+
+
 def test_an_emitted_event_gets_its_id_when_the_transaction_commits(world):
     ev = emit("pipeline.deployed", team_id=world.team.id)
     db.session.flush()

@@ -14,6 +14,7 @@ the rest of its work.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -24,12 +25,20 @@ from sqlalchemy.orm import Session, SessionTransaction
 from ..extensions import db
 from ..models import Event, utcnow
 
+log = logging.getLogger(__name__)
+
 _QUEUED = "vectorflow.queued_events"        # events emitted in this transaction, in order
 _SAVEPOINTS = "vectorflow.event_savepoints"  # open savepoint -> len(queue) when it began
 _WRITTEN = "vectorflow.events_written"      # this commit inserted events: publish after it
 # pg_advisory_xact_lock key that serialises event inserts ("VFEV").
 ADVISORY_LOCK_KEY = 0x56464556
 NOTIFY_CHANNEL = "vectorflow_events"
+# Held until the commit ends: the next event transaction takes its ids only after ours are
+# visible.
+_LOCK = sa.select(sa.func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY))
+# NOTIFY is delivered at commit and dropped on rollback: the wake-up for every process's feed
+# (unless Redis is the wake-up).
+_LOCK_AND_NOTIFY = _LOCK.add_columns(sa.func.pg_notify(NOTIFY_CHANNEL, ""))
 
 
 def emit(
@@ -82,13 +91,10 @@ def _before_commit(session: Session) -> None:
         return  # nothing queued, or a savepoint is released: its events wait for the commit
     session.flush()  # the transaction's other changes first, outside the lock
     if session.get_bind().dialect.name == "postgresql":
-        # Held until the commit ends: the next event transaction takes its ids only after
-        # ours are visible.
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
         broker = current_app.extensions.get("vectorflow.broker") if has_app_context() else None
-        if broker is None or broker.uses_pg_notify:
-            # Delivered at commit, dropped on rollback: the wake-up for every process's feed.
-            session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
+        # One round trip: every one made while holding the lock holds up the other writers.
+        notify = broker is None or broker.uses_pg_notify
+        session.connection().execute(_LOCK_AND_NOTIFY if notify else _LOCK)
     session.add_all(queued)
     del session.info[_QUEUED]
     session.info[_WRITTEN] = True
@@ -96,6 +102,12 @@ def _before_commit(session: Session) -> None:
 
 
 def _after_commit(session: Session) -> None:
+    if session.info.get(_QUEUED) and not session.in_nested_transaction():
+        # Only when the outer transaction was committed through its SessionTransaction
+        # while a savepoint was open (before_commit cannot tell that from a savepoint's
+        # release), or emit ran during the commit. Session.commit() never loses them.
+        log.error("%d queued events were not written: the transaction committed without "
+                  "them", len(session.info[_QUEUED]))
     if not session.info.pop(_WRITTEN, None) or not has_app_context():
         return
     broker = current_app.extensions.get("vectorflow.broker")
