@@ -32,6 +32,16 @@ def polled(agent) -> dict[str, dict]:
     return {p["pipelineName"]: p for p in response.get_json()["pipelines"]}
 
 
+def token_polled(agent) -> str:
+    """The value of SECRET[api-token] the agent's next poll carries."""
+    return polled(agent)["api"]["secrets"]["VF_SECRET_API_TOKEN"]
+
+
+def rotate_api_token(env: Environment, value: str) -> None:
+    secret_service.rotate_secret(secret_service.find_secret(env, "api-token"), value, actor=ALICE)
+    db.session.commit()
+
+
 @pytest.fixture
 def deployed(world, make_agent):
     """An environment with a deployed pipeline using a secret, and an agent that polled it."""
@@ -40,14 +50,14 @@ def deployed(world, make_agent):
     pipeline = factories.make_pipeline(world.env, "api", SECRET_YAML)
     db.session.commit()
     agent = make_agent("node-0")
-    assert polled(agent)["api"]["secrets"]["VF_SECRET_API_TOKEN"] == "first"
+    assert token_polled(agent) == "first"
     return pipeline, agent
 
 
 def test_a_second_poll_of_the_environment_skips_rendering(world, deployed, make_agent):
     other = make_agent("node-1")
     with count_queries() as cached:
-        assert polled(other)["api"]["secrets"]["VF_SECRET_API_TOKEN"] == "first"
+        assert token_polled(other) == "first"
     db.session.execute(db.update(Environment).where(Environment.id == world.env.id)
                        .values(config_revision=Environment.config_revision + 1))
     db.session.commit()
@@ -69,10 +79,8 @@ def test_a_new_version_reaches_the_next_poll(world, deployed):
 
 def test_a_rotated_secret_reaches_the_next_poll(world, deployed):
     _, agent = deployed
-    secret = secret_service.find_secret(world.env, "api-token")
-    secret_service.rotate_secret(secret, "second", actor=ALICE)
-    db.session.commit()
-    assert polled(agent)["api"]["secrets"]["VF_SECRET_API_TOKEN"] == "second"
+    rotate_api_token(world.env, "second")
+    assert token_polled(agent) == "second"
 
 
 def test_undeploying_and_deploying_again_reach_the_next_poll(world, deployed):
@@ -102,10 +110,8 @@ def test_a_rolled_back_change_is_never_served(world, deployed):
     db.session.flush()
     db.session.rollback()
     assert "api" in polled(agent)
-    secret = secret_service.find_secret(world.env, "api-token")
-    secret_service.rotate_secret(secret, "third", actor=ALICE)
-    db.session.commit()
-    assert polled(agent)["api"]["secrets"]["VF_SECRET_API_TOKEN"] == "third"
+    rotate_api_token(world.env, "third")
+    assert token_polled(agent) == "third"
 
 
 def test_fleet_activity_leaves_the_revision_and_other_environments_alone(world, deployed):
