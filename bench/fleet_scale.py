@@ -95,7 +95,8 @@ def main() -> None:
     header = ["database", "agents", "req/s", "poll p50", "poll p99", "hb p50", "hb p99", "max ms",
               "errors", "server CPU", "simulator CPU", "CPU ms/cycle",
               f"p99 < {P99_LIMIT_MS:.0f} ms"]
-    save("fleet_scale", f"Fleet scale at a {args.poll:g} s poll ({args.step_seconds:g} s per step)",
+    name = "fleet_scale" if args.backend == "both" else f"fleet_scale-{args.backend}"
+    save(name, f"Fleet scale at a {args.poll:g} s poll ({args.step_seconds:g} s per step)",
          header, rows, machine_line=where,
          notes="req/s counts polls and heartbeats. Latencies in ms, measured by the simulator "
                "(client side, loopback). CPU is a share of one core (200% = the whole machine); "
