@@ -95,23 +95,29 @@ def enroll_node(request: EnrollRequest) -> tuple[VectorNode, str]:
     return node, token
 
 
+# The heartbeat and the push stream need the node to write and the team to scope events.
 _NODE_BY_DIGEST = (
     sa.select(VectorNode)
-    .options(joinedload(VectorNode.environment).load_only(
-        Environment.name, Environment.team_id, Environment.secret_backend,
-        Environment.secret_backend_config))
+    .options(joinedload(VectorNode.environment).load_only(Environment.team_id))
     .where(VectorNode.node_token_digest == sa.bindparam("digest"))
 )  # built once: this runs on every agent call
 
 
-def authenticate_node(raw_token: str | None) -> VectorNode | None:
-    """Return the node holding this bearer token, with its environment loaded, or None."""
+def _token_holder(raw_token: str | None, find):
+    """Return what ``find(digest)`` finds for this bearer token if its digest matches in
+    constant time, else None (``find`` returns an object with ``node_token_digest``)."""
     if not raw_token:
         return None
-    node = db.session.scalar(_NODE_BY_DIGEST, {"digest": token_digest(raw_token)})
-    if node is None or not digests_match(node.node_token_digest, raw_token):
+    found = find(token_digest(raw_token))
+    if found is None or not digests_match(found.node_token_digest, raw_token):
         return None
-    return node
+    return found
+
+
+def authenticate_node(raw_token: str | None) -> VectorNode | None:
+    """Return the node holding this bearer token, with its environment's team, or None."""
+    return _token_holder(raw_token, lambda digest: db.session.scalar(
+        _NODE_BY_DIGEST, {"digest": digest}))
 
 
 # --- config ----------------------------------------------------------------------------------
@@ -155,11 +161,9 @@ _POLLING_NODE = (
 
 def authenticate_polling_node(raw_token: str | None) -> PollingNode | None:
     """Return what the config poll needs of the node holding this token, or None."""
-    if not raw_token:
-        return None
-    row = db.session.connection().execute(
-        _POLLING_NODE, {"digest": token_digest(raw_token)}).first()
-    if row is None or not digests_match(row.node_token_digest, raw_token):
+    row = _token_holder(raw_token, lambda digest: db.session.connection().execute(
+        _POLLING_NODE, {"digest": digest}).first())
+    if row is None:
         return None
     return PollingNode(
         id=row.id, maintenance_mode=row.maintenance_mode, pending_action=row.pending_action,
