@@ -30,9 +30,17 @@ class MaintenanceInfo:
     warnings: list[Pipeline]
 
 
-def maintenance_info(node: VectorNode) -> MaintenanceInfo:
-    """Return the dialog facts for ``node``, read when the dialog opens (a few indexed queries)."""
+def maintenance_info(node: VectorNode, enabled: bool) -> MaintenanceInfo | None:
+    """Return what the confirmation says before ``node`` enters maintenance (None when it
+    leaves), read when it is shown: a few indexed queries."""
+    if not enabled:
+        return None
     return MaintenanceInfo(service.running_count(node), service.coverage_warnings(node))
+
+
+def next_url(value: str | None, node: VectorNode) -> str:
+    """Return where to go after the toggle: ``value`` if it is a safe local path, else the node."""
+    return safe_next(value or url_for("nodes.show", node_id=node.id))
 
 
 @bp.app_template_global("maintenance_history")
@@ -41,10 +49,10 @@ def maintenance_history(node: VectorNode, limit: int = 20):
     return service.history(node, limit)
 
 
-def confirm_page(node: VectorNode, enabled: bool, next_url: str, **context) -> str:
+def confirm_page(node: VectorNode, enabled: bool, back: str, **context) -> str:
     """Render the confirmation page (the toggle without JavaScript, and its form errors)."""
-    return render_template("maintenance/confirm.html", node=node, enabled=enabled, next=next_url,
-                           info=maintenance_info(node) if enabled else None, **context)
+    return render_template("maintenance/confirm.html", node=node, enabled=enabled, next=back,
+                           info=maintenance_info(node, enabled), **context)
 
 
 def until_from_form(form) -> str | datetime | None:
@@ -67,8 +75,7 @@ def until_from_form(form) -> str | datetime | None:
 def confirm(node_id):
     """Show the confirmation as a page (the toggle's target when JavaScript is off)."""
     node = get_node_or_404(node_id, Role.ADMIN)
-    return confirm_page(node, not node.maintenance_mode,
-                        safe_next(request.args.get("next") or url_for("nodes.show", node_id=node.id)))
+    return confirm_page(node, not node.maintenance_mode, next_url(request.args.get("next"), node))
 
 
 @bp.get("/<node_id>/maintenance/dialog")
@@ -83,8 +90,8 @@ def dialog_body(node_id):
     node = get_node_or_404(node_id, Role.ADMIN)
     enabled = request.args.get("enabled", "").strip().lower() in TRUE
     return render_template("maintenance/_dialog_body.html", node=node, enabled=enabled,
-                           info=maintenance_info(node) if enabled else None,
-                           next=safe_next(request.args.get("next") or url_for("nodes.show", node_id=node.id)))
+                           info=maintenance_info(node, enabled),
+                           next=next_url(request.args.get("next"), node))
 
 
 @bp.post("/<node_id>/maintenance")
@@ -94,7 +101,7 @@ def toggle(node_id):
     node = get_node_or_404(node_id, Role.ADMIN)
     form = request.form
     enabled = form.get("enabled", "").strip().lower() in TRUE
-    next_url = safe_next(form.get("next") or url_for("nodes.show", node_id=node.id))
+    back = next_url(form.get("next"), node)
     try:
         changed = service.set_maintenance(
             node, enabled, reason=form.get("reason"), until=until_from_form(form),
@@ -106,7 +113,7 @@ def toggle(node_id):
         if wants_json():
             raise
         status = 409 if isinstance(err, Conflict) else 400
-        return confirm_page(node, enabled, next_url, error=err.message, form=form), status
+        return confirm_page(node, enabled, back, error=err.message, form=form), status
     if wants_json():
         return jsonify({"changed": changed, "node": {"id": node.id, **node_maintenance_json(node)}})
     if not changed:
@@ -117,7 +124,7 @@ def toggle(node_id):
     else:
         flash(f"{node.name} left maintenance: its agent starts its pipelines on its next poll.",
               "success")
-    return redirect(next_url)
+    return redirect(back)
 
 
 @bp.get("/<node_id>/maintenance/panel")
