@@ -178,14 +178,21 @@ def seed(app, *, nodes: int = 0, pipelines: int = 3, state_dir: Path | None = No
             for chunk in range(0, len(status_rows), 20_000):
                 db.session.execute(sa.insert(NodePipelineStatus), status_rows[chunk:chunk + 20_000])
             db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            # Fresh planner statistics, as autovacuum keeps them on a live server; without
-            # them PostgreSQL plans against the empty tables the migration made.
-            db.session.execute(sa.text("ANALYZE"))
-            db.session.commit()
+        refresh_planner_statistics()
         db.session.remove()
         db.engine.dispose()
     return seeded
+
+
+def refresh_planner_statistics() -> None:
+    """ANALYZE a freshly seeded PostgreSQL database, as autovacuum keeps it on a live server;
+    without it PostgreSQL plans against the empty tables the migration made. (SQLite keeps
+    no statistics unless asked, so nothing is done there.)"""
+    from vectorflow.extensions import db
+
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(sa.text("ANALYZE"))
+        db.session.commit()
 
 
 def start_server(url: str, workdir: Path, *, workers: int | None = None, env: dict | None = None,

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from common import refresh_planner_statistics
 
 from vectorflow import create_app
 from vectorflow.config import normalise_database_url
@@ -215,9 +216,7 @@ def grow_fleet(app, env_id: str, size: int, tokens: list[str]) -> None:
         for start in range(0, len(rows), 1000):
             db.session.execute(sa.insert(VectorNode), rows[start:start + 1000])
         db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(sa.text("ANALYZE"))
-            db.session.commit()
+        refresh_planner_statistics()
 
 
 # --- serving and measuring ---------------------------------------------------------------------
