@@ -6,6 +6,7 @@ every table is emptied after each test.
 """
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import uuid
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from flask import g
+from flask import g, has_app_context
 from flask.testing import FlaskClient
 
 from vectorflow import create_app
@@ -109,7 +110,19 @@ def session_app(url: str, instance: Path):
 
 
 class Client(FlaskClient):
-    """A test client that can submit forms with a valid CSRF token."""
+    """A test client whose requests run as in production: each in a context of its own (its own
+    ``g`` and database session), seeing what the test committed. It can submit forms with a
+    valid CSRF token."""
+
+    def open(self, *args, **kwargs):
+        in_test_context = has_app_context()
+        if in_test_context:
+            _db.session.commit()  # what the test set up is there for the request
+        # An empty context: Flask pushes a fresh app context (g, session) for the request.
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if in_test_context:
+            _db.session.expire_all()  # the test reads what the request changed
+        return response
 
     def csrf_token(self) -> str:
         page = self.get("/login", follow_redirects=True).get_data(as_text=True)
