@@ -111,6 +111,19 @@ def session_app(url: str, instance: Path):
 class Client(FlaskClient):
     """A test client that can submit forms with a valid CSRF token."""
 
+    def open(self, *args, **kwargs):
+        # One app context spans a test (see `app`), so `g` outlives each request: forget what
+        # Flask-Login and Flask-WTF cached there, as the fresh context of a real request would.
+        g.pop("_login_user", None)
+        g.pop("csrf_token", None)
+        return super().open(*args, **kwargs)
+
+    def forget_cookies(self) -> None:
+        """Drop the session and remember-me cookies, as a fresh browser would have none."""
+        config = self.application.config
+        for name in (config["SESSION_COOKIE_NAME"], config.get("REMEMBER_COOKIE_NAME", "remember_token")):
+            self.delete_cookie(name, domain=config["SERVER_NAME"])
+
     def csrf_token(self) -> str:
         page = self.get("/login", follow_redirects=True).get_data(as_text=True)
         match = re.search(r'name="csrf-token" content="([^"]+)"', page)
@@ -163,17 +176,21 @@ def world(db):
     return factories.make_world()
 
 
+def sign_in(client, email: str, password: str = factories.PASSWORD, **form):
+    """Submit the login form as a browser would; return the response."""
+    return client.submit("/login", {"email": email, "password": password, **form})
+
+
 @pytest.fixture
 def login_as(client, world):
-    """Log the test client in as a user of the given kind ('VIEWER', 'superadmin', 'outsider'...)."""
+    """Sign the test client in through the login form as a user of the given kind ('VIEWER',
+    'superadmin', 'outsider'...) or as the given user."""
 
-    def login(who: str):
-        user = world.users[who]
-        with client.session_transaction() as session:
-            session["_user_id"] = user.id
-            session["_fresh"] = True
-        # Requests share the test's app context, so forget the user Flask-Login cached in g.
-        g.pop("_login_user", None)
+    def login(who):
+        user = world.users[who] if isinstance(who, str) else who
+        client.forget_cookies()  # as a fresh browser: signed in as nobody yet
+        response = sign_in(client, user.email)
+        assert response.status_code == 302, f"signing in as {user.email} failed"
         return user
 
     return login
