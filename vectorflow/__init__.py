@@ -66,6 +66,10 @@ def register_extensions(app: Flask) -> None:
     principals.init_app(app)
     throttle.init_app(app)
 
+    from . import http_security
+
+    http_security.init_app(app)
+
 
 def register_blueprints(app: Flask) -> None:
     from .agent import bp as agent_bp
