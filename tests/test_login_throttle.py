@@ -3,6 +3,7 @@ import os
 import uuid
 
 import pytest
+from limits import parse
 
 from vectorflow.auth.throttle import LoginThrottle
 
@@ -52,7 +53,7 @@ def test_an_account_is_throttled_whatever_address_the_failures_come_from(client,
 @pytest.fixture
 def five_per_address(app, monkeypatch):
     """The throttle with a per-address limit of 5 (unknown accounts cost a real hash check each)."""
-    throttle = LoginThrottle("memory://", "10 per 15 minutes", "5 per 15 minutes")
+    throttle = LoginThrottle("memory://", parse("10 per 15 minutes"), parse("5 per 15 minutes"))
     monkeypatch.setitem(app.extensions, "vectorflow.login_throttle", throttle)
 
 
@@ -112,7 +113,7 @@ def test_with_redis_every_server_process_shares_the_counts():
 
 
 def test_an_unreachable_redis_does_not_lock_everyone_out():
-    throttle = LoginThrottle("redis://127.0.0.1:1/0", "1 per hour", "1 per hour")
+    throttle = LoginThrottle("redis://127.0.0.1:1/0", parse("1 per hour"), parse("1 per hour"))
     throttle.record_failure("viewer@example.com", "127.0.0.1")
     assert throttle.retry_after("viewer@example.com", "127.0.0.1") is None
 
@@ -128,3 +129,10 @@ def test_the_app_counts_in_redis_when_redis_url_is_set(tmp_path, monkeypatch):
     assert isinstance(create_app().extensions["vectorflow.login_throttle"].storage, MemoryStorage)
     monkeypatch.setenv("REDIS_URL", REDIS_URL)
     assert isinstance(create_app().extensions["vectorflow.login_throttle"].storage, RedisStorage)
+
+
+def test_a_malformed_limit_setting_names_itself():
+    config = {"VECTORFLOW_LOGIN_LIMIT_ACCOUNT": "ten a minute",
+              "VECTORFLOW_LOGIN_LIMIT_ADDRESS": "50 per 15 minutes"}
+    with pytest.raises(ValueError, match="VECTORFLOW_LOGIN_LIMIT_ACCOUNT: expected e.g."):
+        LoginThrottle.from_config(config)

@@ -1,6 +1,6 @@
 """Sign-ins end when they should: logout, a password change and "sign out everywhere" end every
 copy of the session and remember-me cookies; a sign-in never outlives its lifetime."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -70,7 +70,7 @@ def test_the_remember_me_cookie_lasts_30_days(client, world):
     response = sign_in(client, "viewer@example.com", remember="y")
     header = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith(REMEMBER + "="))
     expires = datetime.strptime(header.split("Expires=")[1].split(";")[0], "%a, %d %b %Y %H:%M:%S GMT")
-    lifetime = expires.replace(tzinfo=timezone.utc) - utcnow()
+    lifetime = expires.replace(tzinfo=UTC) - utcnow()
     assert timedelta(days=29, hours=23) < lifetime <= timedelta(days=30)
 
 

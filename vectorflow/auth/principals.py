@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import request
 from flask_login import AnonymousUserMixin, current_user
 
 from ..extensions import csrf, db, login_manager
-from ..models import ApiToken, Role, User, utcnow
+from ..models import ApiToken, Role, utcnow
 from ..security import bearer_token, digests_match, token_digest
 from ..services.sessions import load_session_user
-import sqlalchemy as sa
 
 
 class TokenPrincipal:

@@ -26,19 +26,25 @@ KEY_PREFIX = "vectorflow-login"  # of every Redis key this throttle writes
 class LoginThrottle:
     """Moving-window counts of failed sign-ins, by account and by client address."""
 
-    def __init__(self, storage_uri: str, per_account: str, per_address: str):
+    def __init__(self, storage_uri: str, per_account: RateLimitItem, per_address: RateLimitItem):
         self.storage = storage_from_string(storage_uri, key_prefix=KEY_PREFIX, wrap_exceptions=True)
         self.limiter = MovingWindowRateLimiter(self.storage)
-        self.per_account = parse(per_account)
-        self.per_address = parse(per_address)
+        self.per_account = per_account
+        self.per_address = per_address
 
     @classmethod
-    def from_config(cls, config) -> "LoginThrottle":
-        return cls(config.get("REDIS_URL") or "memory://", config["VECTORFLOW_LOGIN_LIMIT_ACCOUNT"],
-                   config["VECTORFLOW_LOGIN_LIMIT_ADDRESS"])
+    def from_config(cls, config) -> LoginThrottle:
+        limits = {}
+        for name in ("VECTORFLOW_LOGIN_LIMIT_ACCOUNT", "VECTORFLOW_LOGIN_LIMIT_ADDRESS"):
+            try:
+                limits[name] = parse(config[name])
+            except ValueError:
+                raise ValueError(f"{name}: expected e.g. '10 per 15 minutes', "
+                                 f"got {config[name]!r}") from None
+        return cls(config.get("REDIS_URL") or "memory://", *limits.values())
 
     def _counters(self, email: str, address: str | None) -> list[tuple[RateLimitItem, str]]:
-        # The email is hashed: keys stay short and Redis holds no addresses of users.
+        # The email is hashed: keys stay short and the store holds no email addresses.
         account = hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:32]
         return [(self.per_account, f"account/{account}"),
                 (self.per_address, f"address/{address or 'unknown'}")]
