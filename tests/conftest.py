@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from flask import g, has_app_context
+from flask import has_app_context
 from flask.testing import FlaskClient
 
 from vectorflow import create_app
@@ -124,6 +124,12 @@ class Client(FlaskClient):
             _db.session.expire_all()  # the test reads what the request changed
         return response
 
+    def forget_cookies(self) -> None:
+        """Drop the session and remember-me cookies, as a fresh browser would have none."""
+        config = self.application.config
+        for name in (config["SESSION_COOKIE_NAME"], config.get("REMEMBER_COOKIE_NAME", "remember_token")):
+            self.delete_cookie(name, domain=config["SERVER_NAME"])
+
     def csrf_token(self) -> str:
         page = self.get("/login", follow_redirects=True).get_data(as_text=True)
         match = re.search(r'name="csrf-token" content="([^"]+)"', page)
@@ -176,17 +182,21 @@ def world(db):
     return factories.make_world()
 
 
+def sign_in(client, email: str, password: str = factories.PASSWORD, **form):
+    """Submit the login form as a browser would; return the response."""
+    return client.submit("/login", {"email": email, "password": password, **form})
+
+
 @pytest.fixture
 def login_as(client, world):
-    """Log the test client in as a user of the given kind ('VIEWER', 'superadmin', 'outsider'...)."""
+    """Sign the test client in through the login form as a user of the given kind ('VIEWER',
+    'superadmin', 'outsider'...) or as the given user."""
 
-    def login(who: str):
-        user = world.users[who]
-        with client.session_transaction() as session:
-            session["_user_id"] = user.id
-            session["_fresh"] = True
-        # Requests share the test's app context, so forget the user Flask-Login cached in g.
-        g.pop("_login_user", None)
+    def login(who):
+        user = world.users[who] if isinstance(who, str) else who
+        client.forget_cookies()  # as a fresh browser: signed in as nobody yet
+        response = sign_in(client, user.email)
+        assert response.status_code == 302, f"signing in as {user.email} failed"
         return user
 
     return login

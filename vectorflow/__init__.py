@@ -72,9 +72,14 @@ def register_extensions(app: Flask) -> None:
 
     sweeper.init_app(app)
 
-    from .auth import principals
+    from .auth import principals, throttle
 
     principals.init_app(app)
+    throttle.init_app(app)
+
+    from . import http_security
+
+    http_security.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
