@@ -71,6 +71,16 @@ def test_next_only_redirects_within_the_site(client, world, target, expected):
     assert "evil" not in location
 
 
+@pytest.mark.parametrize("target", ["/%0d%0aX:1", "/%0aSet-Cookie:x=1", "/a%09b", "/%7f"])
+def test_next_with_control_characters_goes_to_the_fleet_page(client, world, login_as, target):
+    response = sign_in(client, "viewer@example.com", next_url=target)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    login_as("VIEWER")  # already signed in: the login page redirects at once
+    response = client.get(f"/login?next={target}")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert "X" not in response.headers and "Set-Cookie" not in response.headers
+
+
 def test_passwords_are_stored_hashed(db, world):
     user = world.users["VIEWER"]
     assert PASSWORD not in user.password_hash

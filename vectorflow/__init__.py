@@ -29,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     configure(app, test_config)
+    register_wrappers(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -48,6 +49,12 @@ def configure(app: Flask, test_config: dict | None) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def register_wrappers(app: Flask) -> None:
+    from . import wrappers
+
+    wrappers.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:

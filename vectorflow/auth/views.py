@@ -11,8 +11,9 @@ from .throttle import login_throttle
 
 
 def safe_next(target: str | None) -> str:
-    """Return ``target`` if it is a local path, else the fleet page (no open redirects)."""
-    if target:
+    """Return ``target`` if it is a local path, else the fleet page (no open redirects, and no
+    control characters, which a Location header cannot carry)."""
+    if target and target.isprintable():
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") and "\\" not in target:
             return target

@@ -1,6 +1,8 @@
 """The event stream: ``GET /events`` for dashboards, ``GET /api/v1/events`` for API tokens."""
 from __future__ import annotations
 
+import re
+
 from flask import request
 from flask_login import current_user
 
@@ -10,6 +12,7 @@ from ..guards import get_environment_or_404, get_node_or_404, require_login
 from ..live import Scope, browser_subscription, event_stream_response, get_broker
 from . import bp
 
+EVENT_ID = re.compile(r"[0-9]{1,19}")
 STREAM_QUERY = Query(
     environmentId=Field("string", max_length=20, description="only this environment's events"),
     nodeId=Field("string", max_length=20, description="only this node's events"),
@@ -19,12 +22,14 @@ STREAM_QUERY = Query(
 
 
 def header_cursor() -> int | None:
-    """Return the Last-Event-ID header as an event id, or None when absent."""
+    """Return the Last-Event-ID header as an event id, or None when absent; 400 when it is
+    not one (this server only sends ids of 1-19 ASCII digits, as event ids are BIGINTs)."""
     raw = (request.headers.get("Last-Event-ID") or "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
-        raise InvalidInput({"Last-Event-ID": "must be a non-negative integer event id"})
+    if not EVENT_ID.fullmatch(raw):
+        raise InvalidInput({"Last-Event-ID": "must be an event id: a non-negative integer "
+                                             "of at most 19 digits"})
     return int(raw)
 
 

@@ -11,41 +11,13 @@ from ..services import ServiceError
 from ..services import nodes as node_service
 from ..services.pipelines import latest_versions
 from ..teams.forms import EmptyForm
+from ..templating import numbers
 from . import bp
 from ..transactions import attempt
 from .forms import AgentUpdateForm, RenameForm
 
 UPDATE_FIELDS = {"targetVersion": "target_version", "downloadUrl": "download_url",
                  "checksum": "checksum"}
-
-
-@bp.app_template_filter("duration")
-def duration(seconds: float | None) -> str:
-    """Format seconds as "3d 4h", "2h 5m", "4m 10s" or "12s"."""
-    if seconds is None:
-        return "—"
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"
-
-
-@bp.app_template_filter("compact")
-def compact(value: int | None) -> str:
-    """Format a counter compactly: 950, 12.3k, 4.5M."""
-    if value is None:
-        return "—"
-    for limit, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
-        if abs(value) >= limit:
-            return f"{value / limit:.1f}{suffix}"
-    return str(value)
 
 
 def host_metrics(node_id: str) -> dict | None:
@@ -57,18 +29,19 @@ def host_metrics(node_id: str) -> dict | None:
     if not samples:
         return None
     now, before = samples[0], samples[1] if len(samples) > 1 else None
-    data, prev = now.data or {}, (before.data or {}) if before else {}
+    # Only the finite numbers an agent sent: the sums below cannot overflow or mix types.
+    data, prev = numbers(now.data), numbers(before.data) if before else {}
     elapsed = (now.created_at - before.created_at).total_seconds() if before else 0
 
     def share(used, total):
         used, total = data.get(used), data.get(total)
-        if isinstance(used, (int, float)) and isinstance(total, (int, float)) and total > 0:
+        if used is not None and total is not None and total > 0:
             return {"used": used, "total": total, "pct": round(100 * used / total, 1)}
         return None
 
     def delta(key):
         a, b = data.get(key), prev.get(key)
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a >= b:
+        if a is not None and b is not None and a >= b:
             return a - b
         return None
 

@@ -3,20 +3,29 @@ from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from ..models import LogLevel
+from ..services import secrets
+from ..services.pipelines import MAX_CONFIG, MAX_DESCRIPTION, MAX_NAME
 
 LOG_LEVEL_CHOICES = [SelectChoice("", "Default")] + [SelectChoice(level.value) for level in LogLevel]
 
 
 class PipelineForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
-    description = TextAreaField("Description", validators=[Length(max=2000)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=MAX_NAME)])
+    description = TextAreaField("Description", validators=[Length(max=MAX_DESCRIPTION)])
     log_level = SelectField("Log level", choices=LOG_LEVEL_CHOICES, default="")
-    config_yaml = TextAreaField("Vector config (YAML)", validators=[DataRequired()])
+    config_yaml = TextAreaField("Vector config (YAML)", validators=[
+        DataRequired(),
+        Length(max=MAX_CONFIG, message=f"The config must be at most {MAX_CONFIG // 1024} KiB."),
+    ])
 
 
 class SecretForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
-    value = TextAreaField("Value", validators=[DataRequired()])
+    name = StringField("Name", validators=[DataRequired(), Length(max=secrets.MAX_NAME)])
+    value = TextAreaField("Value", validators=[
+        DataRequired(),
+        Length(max=secrets.MAX_VALUE,
+               message=f"The value must be at most {secrets.MAX_VALUE // 1024} KiB."),
+    ])
 
 
 class RotateSecretForm(FlaskForm):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from itertools import chain
@@ -176,6 +177,33 @@ def render_environment_pipelines(environment: Environment) -> list[dict]:
     """
     builtin = environment.secret_backend == SecretBackend.BUILTIN
     rows, ciphertexts = _environment_rows(environment.id, builtin)
+    return _entries(rows, builtin, ciphertexts)
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A pipeline's draft in the shape of a row of ``_environment_rows``."""
+
+    key: str
+    name: str
+    text: str
+    log_level: str | None
+    version: int = 0
+
+
+def render_with_draft(environment: Environment, pipeline: Pipeline) -> list[dict]:
+    """Return the entries the environment's agents would receive once ``pipeline``'s draft
+    is deployed (to check what a deploy would send before making it)."""
+    builtin = environment.secret_backend == SecretBackend.BUILTIN
+    rows, ciphertexts = _environment_rows(environment.id, builtin)
+    level = pipeline.draft_log_level.value if pipeline.draft_log_level else None
+    draft = _Draft(pipeline.id, pipeline.name, pipeline.draft_yaml or "", level)
+    rows = sorted([r for r in rows if r.key != pipeline.id] + [draft],
+                  key=lambda r: (r.name, r.key))
+    return _entries(rows, builtin, ciphertexts)
+
+
+def _entries(rows, builtin: bool, ciphertexts: dict[str, str]) -> list[dict]:
     rendered = [render_yaml(row.text, builtin) for row in rows]
     wanted = {name for r in rendered for name in r.secret_names + r.cert_names}
     values = {name: _decrypt(ciphertexts[name]) for name in wanted if name in ciphertexts}
@@ -206,6 +234,11 @@ def render_environment_pipelines(environment: Environment) -> list[dict]:
             entry["certFiles"] = cert_files
         entries.append(entry)
     return entries
+
+
+def delivered_size(entry: dict) -> int:
+    """Return the bytes a config entry takes in a config poll's JSON."""
+    return len(json.dumps(entry, separators=(",", ":")))
 
 
 # --- the per-process cache of rendered pipelines ---------------------------------------------

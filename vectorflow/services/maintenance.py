@@ -25,6 +25,7 @@ from ..models import (
     utcnow,
 )
 from ..templating import iso
+from ..text import text_problem
 from . import Conflict, ServiceError
 from .actors import Actor, current_actor
 from .audit import record
@@ -43,8 +44,12 @@ ACTIVE = {ProcessStatus.RUNNING.value, ProcessStatus.STARTING.value}
 # ---------------------------------------------------------------- input checks
 
 def clean_reason(value: str | None) -> str | None:
-    """Return the reason stripped (None when empty); refuse more than 500 characters."""
+    """Return the reason stripped (None when empty); refuse more than 500 characters, NUL
+    characters and lone surrogates."""
     text = (value or "").strip()
+    problem = text_problem(text)
+    if problem:
+        raise ServiceError(f"reason {problem}", {"reason": problem})
     if len(text) > MAX_REASON:
         raise ServiceError(f"reason must be at most {MAX_REASON} characters (got {len(text)})",
                            {"reason": f"at most {MAX_REASON} characters"})

@@ -18,12 +18,20 @@ from .actors import Actor, current_actor
 from .audit import record
 from .events import emit
 from .locks import lock_environments
-from .vector_config import load_yaml, referenced_certs, referenced_secrets, validate_vector_config
+from .config_render import delivered_size, render_environment_pipelines, render_with_draft
+from .vector_config import (
+    MAX_CONFIG,
+    MAX_RENDERED_ENVIRONMENT,
+    MAX_RENDERED_PIPELINE,
+    load_yaml,
+    referenced_certs,
+    referenced_secrets,
+    validate_vector_config,
+)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]*$")
 MAX_NAME = 100
 MAX_DESCRIPTION = 2000
-MAX_CONFIG = 256 * 1024
 
 
 def parse_log_level(value: LogLevel | str | None) -> LogLevel | None:
@@ -49,6 +57,32 @@ def check_config(config_yaml: str) -> str:
     if errors:
         raise ServiceError(f"invalid Vector config: {errors[0]}", {"config": errors})
     return config_yaml
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MiB" if n >= 1024 * 1024 else f"{-(-n // 1024)} KiB"
+
+
+def check_delivered_size(env: Environment, draft_of: Pipeline | None = None) -> None:
+    """Refuse a change after which each config poll of ``env``'s agents would carry more than
+    MAX_RENDERED_PIPELINE for one pipeline or MAX_RENDERED_ENVIRONMENT in all (the YAML as
+    delivered, with the secrets and certificates it references); ``draft_of`` counts that
+    pipeline's draft as deployed."""
+    entries = render_with_draft(env, draft_of) if draft_of else render_environment_pipelines(env)
+    sizes = [(entry["pipelineName"], delivered_size(entry)) for entry in entries]
+    limits = [(f"pipeline {name!r}", " (its YAML as delivered with its secrets and certificates)",
+               size, MAX_RENDERED_PIPELINE, "per pipeline", "renderedPipelineBytes")
+              for name, size in sizes]
+    limits.append((f"environment {env.name!r}", f" for its {len(sizes)} deployed pipelines",
+                   sum(size for _, size in sizes), MAX_RENDERED_ENVIRONMENT, "per environment",
+                   "renderedEnvironmentBytes"))
+    for who, what, size, limit, per, key in limits:
+        if size > limit:
+            raise ServiceError(
+                f"{who} would send {_size(size)} to each agent{what}, over the limit of "
+                f"{_size(limit)} {per}",
+                {"limit": key, "bytes": size, "maxBytes": limit},
+            )
 
 
 def _check_name(name: str | None) -> str:
@@ -248,6 +282,7 @@ def deploy_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> Pipeli
     latest = latest_version(pipeline)
     if pipeline.deployed and latest is not None and not draft_differs(pipeline, latest):
         return latest
+    check_delivered_size(env, draft_of=pipeline)
 
     actor = actor or current_actor()
     number = (latest.version if latest else 0) + 1

@@ -1,5 +1,3 @@
-import json
-
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
@@ -9,6 +7,7 @@ from ..guards import get_environment_or_404, get_team_or_404, require_login, req
 from ..models import Role, Team, TeamMember
 from ..services import accounts, environments
 from ..transactions import attempt
+from ..wrappers import loads_form_json
 from . import bp
 from .forms import EmptyForm, EnvironmentForm, MemberForm, RoleForm, TeamForm
 
@@ -114,9 +113,9 @@ def create_environment(team_id):
         config = {}
         if form.secret_backend_config.data and form.secret_backend_config.data.strip():
             try:
-                config = json.loads(form.secret_backend_config.data)
-            except json.JSONDecodeError as err:
-                form.secret_backend_config.errors.append(f"Not valid JSON: {err.msg} (line {err.lineno})")
+                config = loads_form_json(form.secret_backend_config.data)
+            except ValueError as err:
+                form.secret_backend_config.errors.append(f"Not valid JSON: {err}")
         if not form.errors:
             _, err = attempt(environments.create_environment, team, form.name.data,
                              secret_backend=form.secret_backend.data,
