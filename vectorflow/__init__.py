@@ -9,9 +9,20 @@ from flask import Flask
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class VectorFlow(Flask):
+    """Flask whose every view runs in one transaction, committed or retried in one place."""
+
+    def dispatch_request(self):
+        from .transactions import run
+
+        view = super().dispatch_request
+        # An error answer changes nothing: 4xx and 5xx responses roll back.
+        return run(lambda: self.make_response(view()), keep=lambda r: r.status_code < 400)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the VectorFlow app."""
-    app = Flask(
+    app = VectorFlow(
         __name__,
         instance_path=os.environ.get("VECTORFLOW_INSTANCE_PATH") or str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
@@ -61,9 +72,14 @@ def register_extensions(app: Flask) -> None:
 
     sweeper.init_app(app)
 
-    from .auth import principals
+    from .auth import principals, throttle
 
     principals.init_app(app)
+    throttle.init_app(app)
+
+    from . import http_security
+
+    http_security.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

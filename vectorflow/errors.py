@@ -41,7 +41,8 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(ServiceError)
     def service_error(err: ServiceError):
-        return render_error(err.status_code, err.message, err.details)
+        body, status = render_error(err.status_code, err.message, err.details)
+        return body, status, getattr(err, "headers", None) or {}
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):

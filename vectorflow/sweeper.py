@@ -21,6 +21,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import Flask
 
+from . import transactions
 from .extensions import db
 from .models import utcnow
 
@@ -61,17 +62,20 @@ def _try_lock(fn: Sweep) -> bool:
     return bool(db.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(_lock_key(fn)))))
 
 
+def _sweep_once(fn: Sweep, now: datetime) -> bool:
+    """Run one sweep unless another process holds its lock this round; return whether it ran."""
+    if not _try_lock(fn):
+        return False
+    fn(now)
+    return True
+
+
 def run_sweeps(now: datetime | None = None) -> None:
     """Run every registered sweep once, each in its own committed transaction (in an app context)."""
     for fn in registered_sweeps():
         try:
-            if _try_lock(fn):
-                fn(now or utcnow())
-                db.session.commit()
-            else:
-                db.session.rollback()
+            transactions.run(lambda: _sweep_once(fn, now or utcnow()), keep=bool)
         except Exception:
-            db.session.rollback()
             log.exception("sweep %s failed", _sweep_name(fn))
 
 

@@ -171,11 +171,14 @@ def wait_for(predicate, timeout: float, message: str, interval: float = 0.2):
 def login(browser, stack):
     """Open a new browser context signed in as ``role``; returns its page."""
     contexts = []
+    blocked = []  # what the Content-Security-Policy refused: a page that needs it is broken
 
     def open_as(role: str, path: str = "/"):
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         contexts.append(context)
         page = context.new_page()
+        page.on("console", lambda message: blocked.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text else None)
         page.goto(stack.url + "/login")
         page.fill("input[name=email]", f"{role.lower()}@example.com")
         page.fill("input[name=password]", PASSWORD)
@@ -188,6 +191,7 @@ def login(browser, stack):
     yield open_as
     for context in contexts:
         context.close()
+    assert not blocked, "the Content-Security-Policy blocked:\n" + "\n".join(blocked)
 
 
 class Shots:

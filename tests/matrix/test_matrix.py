@@ -45,11 +45,10 @@ def test_the_switcher_ignores_an_environment_of_another_team(client, login_as, w
     assert response.headers["Location"].endswith(f"/matrix/{world.env.id}")
 
 
-def test_a_user_in_no_team_is_told_there_are_no_environments(client, db, world):
+def test_a_user_in_no_team_is_told_there_are_no_environments(client, db, login_as):
     lonely = factories.make_user("lonely@example.com")
     db.session.commit()
-    with client.session_transaction() as session:
-        session["_user_id"] = lonely.id
+    login_as(lonely)
     assert "No environments yet" in client.get("/matrix/").get_data(as_text=True)
 
 

@@ -125,10 +125,10 @@ def test_renaming_from_the_page(client, login_as, node, db):
 
 def test_deleting_from_the_page_returns_to_the_fleet(client, login_as, node, db):
     login_as("ADMIN")
-    response = client.submit(f"/nodes/{node.id}/delete", {})
+    node_id = node.id
+    response = client.submit(f"/nodes/{node_id}/delete", {})
     assert response.headers["Location"].endswith("/")
-    db.session.expire_all()
-    assert db.session.get(VectorNode, node.id) is None
+    assert db.session.get(VectorNode, node_id) is None
 
 
 def test_triggering_an_update_shows_the_pending_action(client, login_as, node, db):

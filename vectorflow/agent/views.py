@@ -9,13 +9,13 @@ from functools import wraps
 
 from flask import current_app, g, jsonify, request, url_for
 
-from ..extensions import db
 from ..models import VectorNode
 from ..security import bearer_token
 from ..services.agent import (
     PollingNode,
     agent_config,
     authenticate_node,
+    authenticate_node_for_update,
     authenticate_polling_node,
     enroll_node,
     record_heartbeat,
@@ -67,7 +67,6 @@ def _json_body():
 @bp.post("/enroll")
 def enroll():
     node, token = enroll_node(parse_enroll(_json_body()))
-    db.session.commit()
     return jsonify({
         "nodeId": node.id,
         "nodeToken": token,
@@ -88,8 +87,7 @@ def config():
 
 
 @bp.post("/heartbeat")
-@node_required
+@node_required(authenticate=authenticate_node_for_update)
 def heartbeat():
     record_heartbeat(current_node(), parse_heartbeat(_json_body()))
-    db.session.commit()
     return jsonify({"ok": True})

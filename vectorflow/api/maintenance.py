@@ -56,7 +56,6 @@ def node_maintenance(node_id):
     node = get_node_or_404(node_id, Role.ADMIN)
     body = NODE_MAINTENANCE.parse()
     set_maintenance(node, body["enabled"], **_options(body))
-    db.session.commit()
     return jsonify(node_json(node))
 
 
@@ -84,8 +83,6 @@ def bulk_maintenance():
     nodes = _selected_nodes(body)
     dry_run = body.get("dryRun", False)
     result = set_maintenance_many(nodes, body["enabled"], dry_run=dry_run, **_options(body))
-    if not dry_run:
-        db.session.commit()
     return jsonify({
         "dryRun": dry_run,
         "enabled": body["enabled"],

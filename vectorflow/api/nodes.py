@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from flask import jsonify
 from sqlalchemy.orm import selectinload
 
-from ..extensions import db
 from ..guards import get_node_or_404, require_login
 from ..models import NodePipelineStatus, NodeStatus, Role, VectorNode
 from ..services import nodes as node_service
@@ -86,7 +85,6 @@ def update_node(node_id):
     node = get_node_or_404(node_id, Role.ADMIN)
     data = UPDATE_NODE.parse()
     node_service.rename_node(node, data["name"])
-    db.session.commit()
     return jsonify(node_json(node))
 
 
@@ -94,7 +92,6 @@ def update_node(node_id):
 @require_login
 def delete_node(node_id):
     node_service.delete_node(get_node_or_404(node_id, Role.ADMIN))
-    db.session.commit()
     return no_content()
 
 
@@ -105,5 +102,4 @@ def agent_update(node_id):
     data = AGENT_UPDATE.parse()
     node_service.trigger_agent_update(node, data["targetVersion"], data["downloadUrl"],
                                       data["checksum"])
-    db.session.commit()
     return jsonify(node_json(node))

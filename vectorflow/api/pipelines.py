@@ -6,7 +6,6 @@ from dataclasses import replace
 import sqlalchemy as sa
 from flask import jsonify
 
-from ..extensions import db
 from ..guards import get_environment_or_404, get_pipeline_or_404, require_login
 from ..models import LogLevel, Pipeline, PipelineVersion, Role
 from ..services import pipelines as pipeline_service
@@ -66,7 +65,6 @@ def create_pipeline():
     pipeline = pipeline_service.create_pipeline(
         env, data["name"], data["configYaml"], data.get("description", ""), data.get("logLevel"),
     )
-    db.session.commit()
     return jsonify(represent(pipeline)), 201
 
 
@@ -88,7 +86,6 @@ def update_pipeline(pipeline_id):
         pipeline, config_yaml=data.get("configYaml"), description=data.get("description"),
         log_level=log_level, name=data.get("name"),
     )
-    db.session.commit()
     return jsonify(represent(pipeline))
 
 
@@ -96,7 +93,6 @@ def update_pipeline(pipeline_id):
 @require_login
 def delete_pipeline(pipeline_id):
     pipeline_service.delete_pipeline(get_pipeline_or_404(pipeline_id, Role.EDITOR))
-    db.session.commit()
     return no_content()
 
 
@@ -106,7 +102,6 @@ def deploy_pipeline(pipeline_id):
     pipeline = get_pipeline_or_404(pipeline_id, Role.EDITOR)
     Body().parse()
     version = pipeline_service.deploy_pipeline(pipeline)
-    db.session.commit()
     return jsonify({"pipelineId": pipeline.id, "version": version.version,
                     "deployedAt": ts(pipeline.deployed_at)})
 
@@ -117,7 +112,6 @@ def undeploy_pipeline(pipeline_id):
     pipeline = get_pipeline_or_404(pipeline_id, Role.EDITOR)
     Body().parse()
     pipeline = pipeline_service.undeploy_pipeline(pipeline)
-    db.session.commit()
     return jsonify(represent(pipeline))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import jsonify
 
-from ..extensions import db
 from ..guards import get_environment_or_404, get_secret_or_404, require_login
 from ..models import Role, Secret
 from ..services import secrets as secret_service
@@ -47,7 +46,6 @@ def create_secret():
     data = CREATE_SECRET.parse()
     env = get_environment_or_404(data["environmentId"], Role.EDITOR)
     secret = secret_service.create_secret(env, data["name"], data["value"])
-    db.session.commit()
     return jsonify(secret_json(secret, _used_by(env).get(secret.name))), 201
 
 
@@ -57,7 +55,6 @@ def rotate_secret(secret_id):
     secret = get_secret_or_404(secret_id, Role.EDITOR)
     data = ROTATE_SECRET.parse()
     secret_service.rotate_secret(secret, data["value"])
-    db.session.commit()
     return jsonify(secret_json(secret, _used_by(secret.environment).get(secret.name)))
 
 
@@ -65,5 +62,4 @@ def rotate_secret(secret_id):
 @require_login
 def delete_secret(secret_id):
     secret_service.delete_secret(get_secret_or_404(secret_id, Role.EDITOR))
-    db.session.commit()
     return no_content()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, jsonify
 
-from ..extensions import db
 from ..guards import (
     get_environment_or_404,
     get_team_or_404,
@@ -43,7 +42,6 @@ def list_teams():
 def create_team():
     data = CREATE_TEAM.parse()
     team = accounts.create_team(data["name"])
-    db.session.commit()
     return jsonify(team_json(team)), 201
 
 
@@ -83,7 +81,6 @@ def create_environment():
         secret_backend=data.get("secretBackend") or SecretBackend.BUILTIN,
         secret_backend_config=data.get("secretBackendConfig"),
     )
-    db.session.commit()
     return jsonify(environment_json(env)), 201
 
 
@@ -99,7 +96,6 @@ def issue_enrollment_token(env_id):
     env = get_environment_or_404(env_id, Role.ADMIN)
     Body().parse()
     token = environments.issue_enrollment_token(env)
-    db.session.commit()
     return jsonify({"token": token, "hint": env.enrollment_token_hint})
 
 
@@ -142,7 +138,6 @@ def create_token():
         if user is None:
             abort(403, "A service token cannot create personal tokens; pass teamId.")
         token, raw = tokens.create_personal_token(user, data["name"])
-    db.session.commit()
     return jsonify({**token_json(token), "token": raw}), 201
 
 
@@ -153,7 +148,6 @@ def revoke_token(token_id):
     if token is None or not tokens.may_manage(principal(), token):
         abort(404)
     tokens.revoke_token(token)
-    db.session.commit()
     return no_content()
 
 

@@ -1,5 +1,5 @@
 """The fleet table: every node the user can see, paginated and filtered server-side."""
-from flask import has_request_context, render_template, request
+from flask import g, has_request_context, render_template, request
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -20,10 +20,9 @@ def _cutoff():
     """Return the unreachable cutoff, computed once per request (one settings query)."""
     if not has_request_context():
         return node_service.unreachable_cutoff()
-    key = "vectorflow.unreachable_cutoff"
-    if key not in request.environ:
-        request.environ[key] = node_service.unreachable_cutoff()
-    return request.environ[key]
+    if "unreachable_cutoff" not in g:
+        g.unreachable_cutoff = node_service.unreachable_cutoff()
+    return g.unreachable_cutoff
 
 
 @bp.app_template_global("node_status")

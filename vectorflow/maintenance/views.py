@@ -12,11 +12,11 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from ..api.serializers import node_maintenance_json
 from ..auth.views import safe_next
-from ..extensions import db
 from ..guards import get_node_or_404, require_login, wants_json
 from ..models import Pipeline, Role, VectorNode
-from ..services import Conflict, ServiceError
+from ..services import Conflict
 from ..services import maintenance as service
+from ..transactions import attempt
 from . import bp
 
 TRUE = {"1", "true", "on", "yes"}
@@ -102,20 +102,15 @@ def toggle(node_id):
     form = request.form
     enabled = form.get("enabled", "").strip().lower() in TRUE
     back = next_url(form.get("next"), node)
-    try:
-        changed = service.set_maintenance(
-            node, enabled, reason=form.get("reason"), until=until_from_form(form),
-            force=form.get("force", "").strip().lower() in TRUE,
-        )
-        db.session.commit()
-    except ServiceError as err:
-        db.session.rollback()
-        if wants_json():
-            raise
+    options = dict(reason=form.get("reason"), until=until_from_form(form),
+                   force=form.get("force", "").strip().lower() in TRUE)
+    if wants_json():  # the dialog's fetch: a refusal is the usual JSON error
+        changed = service.set_maintenance(node, enabled, **options)
+        return jsonify({"changed": changed, "node": {"id": node.id, **node_maintenance_json(node)}})
+    changed, err = attempt(service.set_maintenance, node, enabled, **options)
+    if err is not None:
         status = 409 if isinstance(err, Conflict) else 400
         return confirm_page(node, enabled, back, error=err.message, form=form), status
-    if wants_json():
-        return jsonify({"changed": changed, "node": {"id": node.id, **node_maintenance_json(node)}})
     if not changed:
         flash(f"{node.name} was already {'in' if enabled else 'out of'} maintenance.", "info")
     elif enabled:

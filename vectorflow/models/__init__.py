@@ -1,5 +1,5 @@
 """SQLAlchemy models, split by domain; import from here."""
-from .accounts import Role, Team, TeamMember, User
+from .accounts import Role, Team, TeamMember, User, UserSession
 from .audit import AuditLog
 from .base import utcnow
 from .events import Event
@@ -22,5 +22,5 @@ __all__ = [
     "LogLevel", "MaintenancePeriod", "NodeMetric",
     "NodePipelineStatus", "NodeStatus", "NodeStatusEvent", "Pipeline", "PipelineVersion",
     "ProcessStatus", "Role", "Secret", "SecretBackend", "SystemSettings", "Team", "TeamMember",
-    "User", "VectorNode", "utcnow",
+    "User", "UserSession", "VectorNode", "utcnow",
 ]

@@ -28,6 +28,10 @@ class MaintenancePeriod(db.Model):
     __tablename__ = "maintenance_periods"
     __table_args__ = (
         sa.Index("ix_maintenance_periods_node_id_entered_at", "node_id", "entered_at"),
+        # At most one open period per node, whatever races: the database guarantees it.
+        sa.Index("uq_maintenance_periods_node_id_open", "node_id", unique=True,
+                 postgresql_where=sa.text("left_at IS NULL"),
+                 sqlite_where=sa.text("left_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -12,6 +12,7 @@ from ..services import nodes as node_service
 from ..services.pipelines import latest_versions
 from ..teams.forms import EmptyForm
 from . import bp
+from ..transactions import attempt
 from .forms import AgentUpdateForm, RenameForm
 
 UPDATE_FIELDS = {"targetVersion": "target_version", "downloadUrl": "download_url",
@@ -117,7 +118,6 @@ def show(node_id):
 
 
 def _refused(node_id, err: ServiceError, **forms):
-    db.session.rollback()
     flash(err.message, "error")
     return _render(get_node_or_404(node_id, Role.ADMIN), err.status_code, **forms)
 
@@ -129,10 +129,8 @@ def rename(node_id):
     form = RenameForm()
     if not form.validate_on_submit():
         return _render(node, 400, rename_form=form)
-    try:
-        node_service.rename_node(node, form.name.data)
-        db.session.commit()
-    except ServiceError as err:
+    _, err = attempt(node_service.rename_node, node, form.name.data)
+    if err is not None:
         form.name.errors = [err.message]
         return _refused(node_id, err, rename_form=form)
     flash(f"Node renamed to {node.name}.", "success")
@@ -146,7 +144,6 @@ def revoke_token(node_id):
     if not EmptyForm().validate_on_submit():
         return _render(node, 400)
     node_service.revoke_node_token(node)
-    db.session.commit()
     flash("Token revoked: the agent is refused from its next call and must enroll again.",
           "success")
     return redirect(url_for("nodes.show", node_id=node.id))
@@ -160,7 +157,6 @@ def delete(node_id):
         return _render(node, 400)
     name = node.name
     node_service.delete_node(node)
-    db.session.commit()
     flash(f"Node {name} deleted.", "success")
     return redirect(url_for("fleet.index"))
 
@@ -172,11 +168,9 @@ def trigger_update(node_id):
     form = AgentUpdateForm()
     if not form.validate_on_submit():
         return _render(node, 400, update_form=form)
-    try:
-        node_service.trigger_agent_update(node, form.target_version.data, form.download_url.data,
-                                          form.checksum.data)
-        db.session.commit()
-    except ServiceError as err:
+    _, err = attempt(node_service.trigger_agent_update, node, form.target_version.data,
+                     form.download_url.data, form.checksum.data)
+    if err is not None:
         for key, field in UPDATE_FIELDS.items():
             if key in err.details:
                 getattr(form, field).errors = [err.message]
@@ -193,6 +187,5 @@ def cancel_action(node_id):
     if not EmptyForm().validate_on_submit():
         return _render(node, 400)
     node_service.cancel_pending_action(node)
-    db.session.commit()
     flash("Pending action cancelled.", "success")
     return redirect(url_for("nodes.show", node_id=node.id))

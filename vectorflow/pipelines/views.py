@@ -13,6 +13,7 @@ from ..services import pipelines as pipeline_service
 from ..services import secrets as secret_service
 from ..teams.forms import EmptyForm
 from . import bp
+from ..transactions import attempt
 from .forms import PipelineForm, RotateSecretForm, SecretForm
 
 FIELD_OF_DETAIL = {"config": "config_yaml", "name": "name", "logLevel": "log_level"}
@@ -20,7 +21,6 @@ FIELD_OF_DETAIL = {"config": "config_yaml", "name": "name", "logLevel": "log_lev
 
 def _form_error(form, err: ServiceError) -> int:
     """Attach a service error to the form field it concerns (or flash it); return the status."""
-    db.session.rollback()
     for key, field_name in FIELD_OF_DETAIL.items():
         if key in err.details:
             field = getattr(form, field_name)
@@ -61,16 +61,14 @@ def create(env_id):
     form = PipelineForm()
     status = 400
     if form.validate_on_submit():
-        try:
-            pipeline = pipeline_service.create_pipeline(
-                env, form.name.data, form.config_yaml.data, description=form.description.data,
-                log_level=form.log_level.data,
-            )
-            db.session.commit()
+        pipeline, err = attempt(
+            pipeline_service.create_pipeline, env, form.name.data, form.config_yaml.data,
+            description=form.description.data, log_level=form.log_level.data,
+        )
+        if err is None:
             flash(f"Pipeline {pipeline.name} created. Deploy it to send it to agents.", "success")
             return redirect(url_for("pipelines.show", pipeline_id=pipeline.id))
-        except ServiceError as err:
-            status = _form_error(form, err)
+        status = _form_error(form, err)
     return render_template("pipelines/new.html", environment=env, form=form), status
 
 
@@ -109,17 +107,16 @@ def update(pipeline_id):
     form = PipelineForm()
     status = 400
     if form.validate_on_submit():
-        try:
-            pipeline_service.update_draft(
-                pipeline, config_yaml=form.config_yaml.data, description=form.description.data,
-                log_level=form.log_level.data, name=form.name.data,
-            )
-            db.session.commit()
+        _, err = attempt(
+            pipeline_service.update_draft, pipeline, config_yaml=form.config_yaml.data,
+            description=form.description.data, log_level=form.log_level.data,
+            name=form.name.data,
+        )
+        if err is None:
             flash("Draft saved. Agents keep running the deployed version until you deploy.",
                   "success")
             return redirect(url_for("pipelines.show", pipeline_id=pipeline.id))
-        except ServiceError as err:
-            status = _form_error(form, err)
+        status = _form_error(form, err)
     return _render_show(pipeline, form, status)
 
 
@@ -128,14 +125,11 @@ def _action(pipeline_id, work, done_message):
     if not EmptyForm().validate_on_submit():
         flash("The form expired. Try again.", "error")
         return _render_show(pipeline, status=400)
-    try:
-        message = done_message(work(pipeline))
-        db.session.commit()
-    except ServiceError as err:
-        db.session.rollback()
+    result, err = attempt(work, pipeline)
+    if err is not None:
         flash(err.message, "error")
         return _render_show(get_pipeline_or_404(pipeline_id, Role.EDITOR), status=err.status_code)
-    flash(message, "success")
+    flash(done_message(result), "success")
     return None
 
 
@@ -197,13 +191,12 @@ def create_secret(env_id):
     form = SecretForm()
     status = 400
     if form.validate_on_submit():
-        try:
-            secret = secret_service.create_secret(env, form.name.data, form.value.data)
-            db.session.commit()
+        secret, err = attempt(secret_service.create_secret, env, form.name.data,
+                              form.value.data)
+        if err is None:
             flash(f"Secret {secret.name} saved. Its value will not be shown again.", "success")
             return redirect(url_for("pipelines.secrets", env_id=env.id))
-        except ServiceError as err:
-            status = _form_error(form, err)
+        status = _form_error(form, err)
     form.value.data = ""  # never echo a secret value back
     return _render_secrets(env, form=form, status=status)
 
@@ -216,16 +209,13 @@ def rotate_secret(secret_id):
     form = RotateSecretForm()
     status = 400
     if form.validate_on_submit():
-        try:
-            secret_service.rotate_secret(secret, form.value.data)
-            db.session.commit()
+        _, err = attempt(secret_service.rotate_secret, secret, form.value.data)
+        if err is None:
             flash(f"Secret {name} rotated. Pipelines using it restart on their agents' next poll.",
                   "success")
             return redirect(url_for("pipelines.secrets", env_id=env.id))
-        except ServiceError as err:
-            db.session.rollback()
-            flash(err.message, "error")
-            status = err.status_code
+        flash(err.message, "error")
+        status = err.status_code
     else:
         flash(f"Enter a new value for {name}.", "error")
     return _render_secrets(env, status=status)
@@ -239,11 +229,8 @@ def delete_secret(secret_id):
     if not EmptyForm().validate_on_submit():
         flash("The form expired. Try again.", "error")
         return _render_secrets(env, status=400)
-    try:
-        secret_service.delete_secret(secret)
-        db.session.commit()
-    except ServiceError as err:
-        db.session.rollback()
+    _, err = attempt(secret_service.delete_secret, secret)
+    if err is not None:
         flash(err.message, "error")
         return _render_secrets(env, status=err.status_code)
     flash(f"Secret {name} deleted.", "success")

@@ -114,10 +114,24 @@ def _token_holder(raw_token: str | None, find):
     return found
 
 
+# The heartbeat changes its node: it takes the node's row lock in the same lookup
+# (services.locks: a node's rows are written only while the node is locked).
+_NODE_BY_DIGEST_FOR_UPDATE = (
+    _NODE_BY_DIGEST.with_for_update(of=VectorNode, key_share=True)
+    .execution_options(populate_existing=True)
+)
+
+
 def authenticate_node(raw_token: str | None) -> VectorNode | None:
     """Return the node holding this bearer token, with its environment's team, or None."""
     return _token_holder(raw_token, lambda digest: db.session.scalar(
         _NODE_BY_DIGEST, {"digest": digest}))
+
+
+def authenticate_node_for_update(raw_token: str | None) -> VectorNode | None:
+    """Like ``authenticate_node``, holding the node's row lock until the transaction ends."""
+    return _token_holder(raw_token, lambda digest: db.session.scalar(
+        _NODE_BY_DIGEST_FOR_UPDATE, {"digest": digest}))
 
 
 # --- config ----------------------------------------------------------------------------------
@@ -355,9 +369,9 @@ def record_heartbeat(node: VectorNode, heartbeat: HeartbeatRequest,
                      now: datetime | None = None) -> None:
     """Apply a validated heartbeat to its node in the current transaction.
 
-    The node's row is written first (so two heartbeats of one node queue there before they
-    read its statuses), then one read and one statement per table it writes: a steady
-    heartbeat flushes the ORM once.
+    The caller holds the node's row lock (``authenticate_node_for_update``), so heartbeats
+    and state changes of one node run one after the other; then one read and one statement
+    per table it writes: a steady heartbeat flushes the ORM once.
     """
     now = now or utcnow()
     node.last_heartbeat = now

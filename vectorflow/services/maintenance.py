@@ -29,6 +29,7 @@ from . import Conflict, ServiceError
 from .actors import Actor, current_actor
 from .audit import record
 from .events import emit
+from .locks import lock_environments, lock_node, lock_nodes
 from .nodes import effective_status_clause, unreachable_cutoff
 
 MAX_REASON = 500
@@ -246,6 +247,9 @@ def set_maintenance(
     """
     reason = clean_reason(reason)
     until = parse_until(until) if enabled else None
+    if enabled:  # the coverage guard reads the environment's other nodes: lock it first
+        lock_environments([node.environment_id])
+    node = lock_node(node)
     if bool(node.maintenance_mode) == bool(enabled):
         return False
     actor = actor or current_actor()
@@ -291,11 +295,16 @@ def set_maintenance_many(
 ) -> BulkResult:
     """Apply ``set_maintenance`` to many nodes, checking coverage for the set as a whole.
 
-    With ``dry_run`` nothing changes: the result lists the nodes that would change and
-    the coverage warnings.
+    With ``dry_run`` nothing changes (and nothing is locked): the result lists the nodes that
+    would change and the coverage warnings.
     """
     reason = clean_reason(reason)
     until = parse_until(until) if enabled else None
+    nodes = list(nodes)
+    if not dry_run:
+        if enabled:
+            lock_environments(n.environment_id for n in nodes)
+        lock_nodes(n.id for n in nodes)  # refreshes ``nodes`` in place, in id order
     result = BulkResult(dry_run=dry_run)
     for node in nodes:
         target = result.unchanged if bool(node.maintenance_mode) == bool(enabled) else result.changed
@@ -324,7 +333,7 @@ def end_expired_maintenance(now: datetime | None = None) -> list[VectorNode]:
         .where(VectorNode.maintenance_mode.is_(True), VectorNode.maintenance_until <= now)
         .order_by(VectorNode.maintenance_until)
         .limit(500)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)  # a node being changed: next sweep
     )
     nodes = list(db.session.scalars(query))
     for node in nodes:

@@ -24,6 +24,7 @@ from . import ServiceError
 from .actors import Actor
 from .audit import record
 from .events import emit
+from .locks import lock_node
 
 MAX_NAME = 253
 MAX_VERSION = 100
@@ -86,6 +87,7 @@ def rename_node(node: VectorNode, name: str, *, actor: Actor | None = None) -> V
     name = (name or "").strip()
     if not name or len(name) > MAX_NAME:
         raise ServiceError(f"node name must be 1-{MAX_NAME} characters", {"name": name})
+    node = lock_node(node)
     if name == node.name:
         return node
     before = {"name": node.name}
@@ -95,6 +97,7 @@ def rename_node(node: VectorNode, name: str, *, actor: Actor | None = None) -> V
 
 def revoke_node_token(node: VectorNode, *, actor: Actor | None = None) -> VectorNode:
     """Make the node's token fail with 401 from its next call; the agent must enroll again."""
+    node = lock_node(node)
     if node.node_token_digest is None and node.status == NodeStatus.UNREACHABLE:
         return node
     before = {"tokenActive": node.node_token_digest is not None, "status": node.status.value}
@@ -106,6 +109,7 @@ def revoke_node_token(node: VectorNode, *, actor: Actor | None = None) -> Vector
 
 def delete_node(node: VectorNode, *, actor: Actor | None = None) -> None:
     """Forget a node; its token stops working at once."""
+    node = lock_node(node, delete=True)
     env = node.environment
     _audit("node.deleted", node, actor,
            {"name": node.name, "host": node.host, "environment": env.name}, None)
@@ -138,11 +142,6 @@ def trigger_agent_update(
     actor: Actor | None = None,
 ) -> VectorNode:
     """Ask the node's agent to replace itself with ``target_version`` on its next poll."""
-    if node.deployment_mode == DeploymentMode.DOCKER:
-        raise ServiceError(
-            f"node {node.name!r} runs in Docker: update its container image instead of "
-            "the agent binary"
-        )
     target_version = (target_version or "").strip()
     if not target_version or len(target_version) > MAX_VERSION:
         raise ServiceError(f"target version must be 1-{MAX_VERSION} characters",
@@ -154,6 +153,12 @@ def trigger_agent_update(
                            {"checksum": checksum})
     action = {"type": "self_update", "targetVersion": target_version,
               "downloadUrl": download_url, "checksum": checksum}
+    node = lock_node(node)
+    if node.deployment_mode == DeploymentMode.DOCKER:
+        raise ServiceError(
+            f"node {node.name!r} runs in Docker: update its container image instead of "
+            "the agent binary"
+        )
     before = {"pendingAction": node.pending_action, "lastUpdateError": node.last_update_error}
     node.pending_action = action
     node.last_update_error = None
@@ -163,6 +168,7 @@ def trigger_agent_update(
 
 def cancel_pending_action(node: VectorNode, *, actor: Actor | None = None) -> VectorNode:
     """Withdraw a pending action the agent has not acted on yet."""
+    node = lock_node(node)
     if node.pending_action is None:
         return node
     before = {"pendingAction": node.pending_action}

@@ -13,10 +13,11 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Environment, LogLevel, Pipeline, PipelineVersion, Secret, SecretBackend, utcnow
-from . import Conflict, ServiceError
+from . import Conflict, NotFound, ServiceError
 from .actors import Actor, current_actor
 from .audit import record
 from .events import emit
+from .locks import lock_environments
 from .vector_config import load_yaml, referenced_certs, referenced_secrets, validate_vector_config
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]*$")
@@ -135,6 +136,7 @@ def update_draft(
 
     Arguments left as None keep their value; pass ``log_level=""`` to reset it to the default.
     """
+    pipeline = _lock(pipeline)
     before = _summary(pipeline)
     if name is not None:
         name = _check_name(name)
@@ -213,11 +215,16 @@ def missing_references(env: Environment, config_yaml: str) -> tuple[list[str], l
 
 
 def _lock(pipeline: Pipeline) -> Pipeline:
-    """Lock the pipeline row (PostgreSQL) so concurrent deploys run one after the other."""
-    return db.session.scalars(
+    """Lock the pipeline's environment, then its row (services.locks: the lock order), so
+    concurrent deploys run one after the other; NotFound if it was deleted meanwhile."""
+    lock_environments([pipeline.environment_id])
+    locked = db.session.scalars(
         sa.select(Pipeline).where(Pipeline.id == pipeline.id)
-        .with_for_update().execution_options(populate_existing=True)
-    ).one()
+        .with_for_update(key_share=True).execution_options(populate_existing=True)
+    ).one_or_none()
+    if locked is None:
+        raise NotFound(f"pipeline {pipeline.id} not found")
+    return locked
 
 
 def deploy_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> PipelineVersion:
@@ -291,6 +298,7 @@ def undeploy_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> Pipe
 
 def delete_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> None:
     """Delete an undeployed pipeline and its versions."""
+    pipeline = _lock(pipeline)
     if pipeline.deployed:
         raise Conflict(f"pipeline {pipeline.name!r} is deployed; undeploy it before deleting it")
     env = pipeline.environment
