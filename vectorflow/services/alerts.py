@@ -484,7 +484,7 @@ def _announce(alert: Alert, action: str, now: datetime) -> None:
     elif action == "resolve" and alert.notified_at is not None:
         notify = "alert.resolved"
     if notify:
-        notifications.queue_alert(alert, notify)
+        notifications.queue_alert(alert, notify, now)
     change = {"fire": "fired", "unsuppress": "fired", "resolve": "resolved"}[action]
     _emit(alert, change)
 

@@ -291,15 +291,17 @@ def _channels_for(team_id: str, accepts) -> list[NotificationChannel]:
 
 
 def _queue(channels: list[NotificationChannel], kind: str, payload: dict,
-           alert_id: int | None = None) -> list[NotificationDelivery]:
+           alert_id: int | None = None, now: datetime | None = None) -> list[NotificationDelivery]:
+    now = now or utcnow()
     rows = [NotificationDelivery(channel_id=c.id, alert_id=alert_id, kind=kind, payload=payload,
-                                 status=QUEUED, attempts=0, next_attempt_at=utcnow())
+                                 status=QUEUED, attempts=0, next_attempt_at=now, created_at=now)
             for c in channels]
     db.session.add_all(rows)
     return rows
 
 
-def queue_alert(alert: Alert, kind: str) -> list[NotificationDelivery]:
+def queue_alert(alert: Alert, kind: str, now: datetime | None = None
+                ) -> list[NotificationDelivery]:
     """Queue ``alert.firing`` or ``alert.resolved`` to the team's channels that take its rule."""
     from .alerts import OVERRUN_RULES, alert_document
 
@@ -316,7 +318,7 @@ def queue_alert(alert: Alert, kind: str) -> list[NotificationDelivery]:
     payload = {"type": kind, "alert": alert_document(alert),
                "environment": {"id": alert.environment_id, "name": alert.environment.name},
                "links": links}
-    return _queue(channels, kind, payload, alert.id)
+    return _queue(channels, kind, payload, alert.id, now)
 
 
 # states of node.maintenance_changed that channels hear about, by the event name they take
@@ -504,10 +506,14 @@ def deliver_due(now: datetime | None = None, limit: int = BATCH) -> int:
     return len(jobs)
 
 
-def deliver_all_due() -> None:
-    """The background job: deliver until nothing due is left (in batches)."""
-    while deliver_due() == BATCH:
-        pass
+def deliver_all_due(now: datetime | None = None) -> int:
+    """The background job: deliver until nothing is due (a failed message waits for its next
+    attempt; one that waited for an earlier message of its alert goes next); return how many
+    attempts were made."""
+    total = 0
+    while (attempted := deliver_due(now)):
+        total += attempted
+    return total
 
 
 def send_test(channel: NotificationChannel, *, actor: Actor | None = None) -> NotificationDelivery:
