@@ -59,7 +59,7 @@ class SmtpReceiver:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
 
-    def __enter__(self) -> "SmtpReceiver":
+    def __enter__(self) -> SmtpReceiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

@@ -8,7 +8,7 @@ import pytest
 from tests.agent.test_heartbeat import status
 from tests.factories import make_node, make_pipeline
 from vectorflow.extensions import db
-from vectorflow.models import Event, ProcessStatus, VectorNode, utcnow
+from vectorflow.models import Event, VectorNode, utcnow
 from vectorflow.services import alerts, notifications
 from vectorflow.services.maintenance import set_maintenance
 
@@ -17,15 +17,9 @@ from .conftest import alerts_of, deliver, deliveries, evaluate, sweep
 
 def silent_node(world, clock, name="edge-1"):
     """A node whose last heartbeat is the clock's time (then it falls silent)."""
-    node, token = make_node(world.env, name, last_heartbeat=clock.now, last_seen=clock.now)
+    node, _token = make_node(world.env, name, last_heartbeat=clock.now, last_seen=clock.now)
     db.session.commit()
     return node
-
-
-def heartbeat(make_agent_fixture, node, token, body=None):
-    from tests.agent.conftest import Agent
-
-    return Agent(make_agent_fixture, node, token).heartbeat(body or {"pipelines": []})
 
 
 def test_a_node_that_stops_heartbeating_fires_once_notifies_once_and_resolves_once(
@@ -282,4 +276,3 @@ def test_two_evaluations_of_the_same_change_notify_once(world, webhook, receiver
     evaluate(utcnow())
     deliver()
     assert receiver.kinds() == ["alert.firing"]
-    assert ProcessStatus  # (imported for status strings)

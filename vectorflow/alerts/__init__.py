@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 
-from . import views  # noqa: E402,F401
+from . import views  # noqa: F401

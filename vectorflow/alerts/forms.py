@@ -1,5 +1,13 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..services.alerts import MAX_THRESHOLD, RULES
@@ -21,6 +29,7 @@ class ChannelForm(FlaskForm):
     url = StringField("URL (webhook, Slack)", validators=[Optional(), Length(max=MAX_URL)])
     to = StringField("To (email)", validators=[Optional(), Length(max=1000)])
     secret = PasswordField("Signing secret (webhook)", validators=[Optional(), Length(max=MAX_SECRET)])
-    rules = SelectMultipleField("Rules", choices=[(name, rule.title) for name, rule in RULES.items()],
+    rules = SelectMultipleField("Rules", choices=[SelectChoice(name, rule.title)
+                                         for name, rule in RULES.items()],
                                 default=list(RULES))
     events = SelectMultipleField("Maintenance events", choices=list(EVENTS), default=[])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from ..api.pagination import paginate
 from ..extensions import db
@@ -109,7 +110,7 @@ def _settings_page(env: Environment | None, status: int = 200, channel_form=None
         sa.select(Team).where(Team.id.in_(teams) if teams is not None else sa.true())
         .order_by(Team.name)).all()
     form = channel_form or ChannelForm()
-    form.team_id.choices = [(t.id, t.name) for t in team_rows]
+    form.team_id.choices = [SelectChoice(t.id, t.name) for t in team_rows]
     channels = db.session.scalars(notifications.channels_query(teams)
                                   .order_by(notifications.NotificationChannel.name)).all()
     return render_template(
@@ -147,7 +148,7 @@ def update_rule(env_id):
 @require_role(Role.ADMIN)
 def create_channel():
     form = ChannelForm()
-    form.team_id.choices = [(form.team_id.data, form.team_id.data)]
+    form.team_id.choices = [SelectChoice(form.team_id.data or "")]
     if not form.validate_on_submit():
         return _settings_page(None, 400, form)
     team = get_team_or_404(form.team_id.data, Role.ADMIN)

@@ -75,7 +75,7 @@ class Alert(db.Model):
     acknowledged_by_id: Mapped[str | None] = mapped_column(sa.String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    environment: Mapped["Environment"] = relationship()  # noqa: F821
+    environment: Mapped[Environment] = relationship()  # noqa: F821
 
     @property
     def team_id(self) -> str:
@@ -100,7 +100,7 @@ class NotificationChannel(db.Model):
     enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    team: Mapped["Team"] = relationship()  # noqa: F821
+    team: Mapped[Team] = relationship()  # noqa: F821
 
 
 class NotificationDelivery(db.Model):

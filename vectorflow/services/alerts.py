@@ -88,7 +88,7 @@ class Scan:
 
     now: datetime
     node_ids: list[str] | None  # None: every node (the sweep)
-    settings: "Settings"
+    settings: Settings
     open: dict[str, Alert]
 
     def nodes(self, *columns, where) -> list:

@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from functools import partial
 from urllib.parse import urlsplit
 
 import httpx
@@ -42,7 +43,14 @@ from sqlalchemy.orm import aliased
 
 from .. import transactions
 from ..extensions import db
-from ..models import Alert, NotificationChannel, NotificationDelivery, Team, VectorNode, utcnow
+from ..models import (
+    Alert,
+    NotificationChannel,
+    NotificationDelivery,
+    Team,
+    VectorNode,
+    utcnow,
+)
 from ..models.alerts import DELIVERED, FAILED, QUEUED
 from ..security import decrypt, encrypt
 from ..templating import iso
@@ -227,8 +235,6 @@ def create_channel(team: Team, *, type: str, name: str, url: str | None = None,
         url = (url or "").strip()
         if not url or len(url) > MAX_URL:
             raise ServiceError(f"url must be 1-{MAX_URL} characters", {"url": "required"})
-        check_url(url)
-        values["url"] = url
         if type == "webhook":
             if not secret or not MIN_SECRET <= len(secret) <= MAX_SECRET:
                 raise ServiceError(f"a webhook needs a secret of {MIN_SECRET}-{MAX_SECRET} "
@@ -237,6 +243,8 @@ def create_channel(team: Team, *, type: str, name: str, url: str | None = None,
         elif secret:
             raise ServiceError("a Slack webhook is not signed: give no secret",
                                {"secret": "not for slack"})
+        check_url(url)
+        values["url"] = url
     if db.session.scalar(sa.select(NotificationChannel.id).where(
             NotificationChannel.team_id == team.id, NotificationChannel.name == name)):
         raise Conflict(f"team {team.name!r} already has a channel named {name!r}", {"name": name})
@@ -502,7 +510,7 @@ def deliver_due(now: datetime | None = None, limit: int = BATCH) -> int:
         if not outcome.ok:
             log.info("delivery %s (attempt %s) failed: %s", job.id, job.attempts, outcome.error)
         finished = now or utcnow()
-        transactions.run(lambda: _record(job, outcome, finished))
+        transactions.run(partial(_record, job, outcome, finished))
     return len(jobs)
 
 
