@@ -12,10 +12,12 @@ import pytest
 
 from tests.agent.conftest import make_agent  # noqa: F401  (a stand-in vf-agent)
 from tests.api.conftest import api, api_tokens  # noqa: F401  (OpenAPI-checked API calls)
+from tests.factories import make_node
 from vectorflow import sweeper, transactions
 from vectorflow.extensions import db
 from vectorflow.models import Alert, NotificationDelivery, utcnow
 from vectorflow.services import alerts, notifications
+from vectorflow.services.maintenance import set_maintenance
 
 SECRET = "receiver-shared-secret-123"
 
@@ -148,3 +150,16 @@ def deliveries() -> list[NotificationDelivery]:
     db.session.expire_all()
     return list(db.session.scalars(
         db.select(NotificationDelivery).order_by(NotificationDelivery.id)))
+
+
+@pytest.fixture
+def fired(world, clock):
+    """Two firing alerts of the first team (one suppressed) and one of the other team."""
+    quiet, _ = make_node(world.env, "edge-quiet", last_heartbeat=clock.now)
+    loud, _ = make_node(world.env, "edge-loud", last_heartbeat=clock.now)
+    theirs, _ = make_node(world.other_env, "their-node", last_heartbeat=clock.now)
+    db.session.commit()
+    set_maintenance(quiet, True, force=True)
+    db.session.commit()
+    evaluate(utcnow())
+    return {"quiet": quiet.id, "loud": loud.id, "theirs": theirs.id}

@@ -3,25 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import make_node
 from vectorflow.extensions import db
-from vectorflow.models import AuditLog, utcnow
-from vectorflow.services.maintenance import set_maintenance
+from vectorflow.models import AuditLog
 
-from .conftest import SECRET, evaluate
-
-
-@pytest.fixture
-def fired(world, clock):
-    """Two firing alerts of the first team (one suppressed) and one of the other team."""
-    quiet, _ = make_node(world.env, "edge-quiet", last_heartbeat=clock.now)
-    loud, _ = make_node(world.env, "edge-loud", last_heartbeat=clock.now)
-    theirs, _ = make_node(world.other_env, "their-node", last_heartbeat=clock.now)
-    db.session.commit()
-    set_maintenance(quiet, True, force=True)
-    db.session.commit()
-    evaluate(utcnow())
-    return {"quiet": quiet.id, "loud": loud.id, "theirs": theirs.id}
+from .conftest import SECRET
 
 
 def test_alerts_list_the_callers_teams_with_filters(api, world, fired):

@@ -3,25 +3,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from tests.factories import make_node
 from vectorflow.extensions import db
-from vectorflow.models import AlertRule, NotificationChannel, utcnow
-from vectorflow.services.maintenance import set_maintenance
+from vectorflow.models import AlertRule, NotificationChannel
 
-from .conftest import SECRET, alerts_of, evaluate
-
-
-@pytest.fixture
-def fired(world, clock):
-    quiet, _ = make_node(world.env, "edge-quiet", last_heartbeat=clock.now)
-    loud, _ = make_node(world.env, "edge-loud", last_heartbeat=clock.now)
-    db.session.commit()
-    set_maintenance(quiet, True, force=True)
-    db.session.commit()
-    evaluate(utcnow())
-    return {"quiet": quiet.id, "loud": loud.id}
+from .conftest import SECRET, alerts_of
 
 
 def rows(page: str) -> list[tuple[str, str]]:
@@ -52,11 +37,12 @@ def test_the_alerts_page_filters_by_node_and_environment(client, login_as, world
     assert client.get(f"/alerts/?env={world.other_env.id}").status_code == 404
 
 
-def test_outsiders_see_no_alerts_and_anonymous_callers_sign_in(client, login_as, fired):
+def test_other_teams_see_only_their_alerts_and_anonymous_callers_sign_in(client, login_as,
+                                                                         fired):
     assert "/login" in client.get("/alerts/").headers["Location"]
     login_as("outsider")
     page = client.get("/alerts/").get_data(as_text=True)
-    assert rows(page) == [] and 'data-count="0"' in page
+    assert rows(page) == [("false", "their-node")] and 'data-count="1"' in page
 
 
 def test_the_top_bar_counts_firing_alerts_on_every_page(client, login_as, fired):

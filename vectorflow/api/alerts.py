@@ -1,7 +1,7 @@
 """REST: alerts, their rules per environment, and the teams' notification channels."""
 from __future__ import annotations
 
-from flask import abort, jsonify
+from flask import jsonify
 
 from ..guards import (
     get_alert_or_404,
@@ -14,9 +14,8 @@ from ..guards import (
 from ..models import Alert, NotificationChannel, NotificationDelivery, Role
 from ..services import alerts as alert_service
 from ..services import notifications
-from ..services.tokens import admin_team_ids
 from . import bp
-from .common import page_response, principal, visible_team_ids
+from .common import admin_teams, page_response, visible_team_ids
 from .pagination import PAGE_FIELDS, paginate
 from .serializers import alert_json, alert_rule_json, channel_json, delivery_json
 from .validation import Body, Field, Query
@@ -116,12 +115,7 @@ LIST_DELIVERIES = Query(**PAGE_FIELDS)
 def list_channels():
     """List the notification channels of the teams where you are ADMIN."""
     args = LIST_CHANNELS.parse()
-    if args.get("teamId"):
-        teams = [get_team_or_404(args["teamId"], Role.ADMIN).id]
-    else:
-        teams = admin_team_ids(principal())
-        if teams is not None and not teams:
-            abort(403, "Notification channels are open to team ADMINs.")
+    teams = admin_teams(args.get("teamId"), "The list of notification channels")
     rows, cursor = paginate(notifications.channels_query(teams),
                             [NotificationChannel.name, NotificationChannel.id], args)
     return page_response(rows, cursor, channel_json)
