@@ -276,3 +276,19 @@ def test_two_evaluations_of_the_same_change_notify_once(world, webhook, receiver
     evaluate(utcnow())
     deliver()
     assert receiver.kinds() == ["alert.firing"]
+
+
+def test_the_sweep_leaves_a_node_being_changed_to_the_next_round(app, world, clock):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time; row locks are a PostgreSQL matter")
+    import sqlalchemy as sa
+
+    node = silent_node(world, clock)
+    with db.engine.connect() as other:  # a heartbeat of this node, mid-transaction
+        other.execute(sa.select(VectorNode.id).where(VectorNode.id == node.id)
+                      .with_for_update(key_share=True))
+        evaluate(utcnow())  # does not wait for it, and decides nothing about it
+        assert alerts_of(node.id) == []
+        other.rollback()
+    evaluate(utcnow())
+    assert [a.rule for a in alerts_of(node.id)] == ["node_unreachable"]
