@@ -13,8 +13,8 @@ that still holds fires normally (the alert is unsuppressed and notified). The ma
 overrun rules are never suppressed: they are about the maintenance itself.
 
 Who evaluates: the registered sweep (``sweep_alerts``, one process at a time) for everything,
-and the heartbeat and the maintenance changes for their node (``evaluate_nodes``, under the
-node's lock), so a crash or a recovery shows at once. Writes follow the lock order: the sweep
+and a heartbeat that changed something a rule watches, for its node (``evaluate_nodes``, under
+the node's lock), so a crash or a recovery shows at once. Writes follow the lock order: the sweep
 locks the nodes whose alerts change (skipping any a heartbeat holds: the next round gets
 them), and state changes are compare-and-set updates, so two evaluators never notify twice.
 """
@@ -500,8 +500,8 @@ def _emit(alert: Alert, change: str) -> None:
 def evaluate_nodes(node_ids: Iterable[str], now: datetime | None = None) -> list[Alert]:
     """Evaluate the node rules for these nodes now; the caller holds their locks.
 
-    Called by the heartbeat when something a rule watches changed, and by maintenance
-    changes, so an alert fires (or resolves) at once instead of at the next sweep.
+    Called by the heartbeat when something a rule watches changed, so an alert fires (or
+    resolves) at once instead of at the next sweep.
     """
     ids = sorted(set(node_ids))
     if not ids:

@@ -166,16 +166,11 @@ def _emit(node: VectorNode, state: str, since: datetime, **extra) -> None:
     emit(EVENT, team_id=node.environment.team_id, environment_id=node.environment_id,
          node_id=node.id, payload=payload)
     if state in ("entered", "left", "auto_exited"):
-        _alerts_follow(node, state, payload, since)
+        # Alerts need nothing at once: what fires meanwhile is suppressed, what still holds
+        # after the grace period fires from the sweep.
+        from .notifications import queue_maintenance
 
-
-def _alerts_follow(node: VectorNode, state: str, payload: dict, now: datetime) -> None:
-    """Tell the channels that take this maintenance event; re-evaluate the node's alerts."""
-    from .alerts import evaluate_nodes
-    from .notifications import queue_maintenance
-
-    queue_maintenance(node, state, {k: v for k, v in payload.items() if k != "state"})
-    evaluate_nodes([node.id], now)
+        queue_maintenance(node, state, {k: v for k, v in payload.items() if k != "state"})
 
 
 def open_period(node: VectorNode) -> MaintenancePeriod | None:
