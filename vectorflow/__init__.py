@@ -91,6 +91,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .agent import bp as agent_bp
+    from .alerts import bp as alerts_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .events import bp as events_bp
@@ -109,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tokens_bp)
     app.register_blueprint(maintenance_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(alerts_bp)
 
     from .probes import bp as probes_bp
 

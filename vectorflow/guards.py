@@ -110,6 +110,27 @@ def get_secret_or_404(secret_id: str, min_role: Role = Role.EDITOR) -> Secret:
     return _load(Secret, secret_id, lambda s: s.environment.team_id, min_role)
 
 
+def get_alert_or_404(alert_id, min_role: Role = Role.VIEWER):
+    """Load an alert (never a pending one) of a team the caller belongs to."""
+    from .models.alerts import PENDING, Alert
+
+    try:
+        alert = db.session.get(Alert, int(alert_id))
+    except (TypeError, ValueError):
+        alert = None
+    if alert is None or alert.state == PENDING:
+        abort(404)
+    check_team_role(alert.environment.team_id, min_role)
+    return alert
+
+
+def get_channel_or_404(channel_id: str, min_role: Role = Role.ADMIN):
+    """Load a notification channel of a team the caller belongs to with at least ``min_role``."""
+    from .models import NotificationChannel
+
+    return _load(NotificationChannel, channel_id, lambda c: c.team_id, min_role)
+
+
 def can(team_id: str, min_role: Role) -> bool:
     """Return whether the current user holds ``min_role`` in the team (for templates)."""
     if not current_user.is_authenticated:

@@ -13,7 +13,7 @@ from functools import cache
 
 from .. import models
 from ..events.views import STREAM_QUERY
-from . import maintenance, nodes, pipelines, secrets, views
+from . import alerts, maintenance, nodes, pipelines, secrets, views
 from .schema import (
     ANY_OBJECT,
     BOOLEAN,
@@ -289,6 +289,47 @@ PATHS: dict[str, dict[str, dict]] = {
         "get": op("List audit rows of the teams where you are ADMIN, newest first",
                   response=page("AuditEntry"), query=views.LIST_AUDIT, errors=(403, 404),
                   tag="audit"),
+    },
+    "/api/v1/alerts": {
+        "get": op("List alerts of your teams, newest first",
+                  description="`state` is `firing` or `resolved`; a firing alert with "
+                              "`suppressed: true` fired while its node was in maintenance and "
+                              "notified no one.",
+                  response=page("Alert"), query=alerts.LIST_ALERTS, errors=(404,), tag="alerts"),
+    },
+    "/api/v1/alerts/{alert_id}/ack": {
+        "post": op("Acknowledge an alert (EDITOR)", response=ref("Alert"), body=Body(),
+                   errors=(403, 404), tag="alerts"),
+    },
+    "/api/v1/alert-rules": {
+        "get": op("List the built-in alert rules as set for an environment",
+                  response=page("AlertRule"), query=alerts.LIST_RULES, errors=(404,),
+                  tag="alerts"),
+        "patch": op("Enable or disable a rule, or change its threshold (ADMIN)",
+                    response=ref("AlertRule"), body=alerts.UPDATE_RULE, errors=(403, 404),
+                    tag="alerts"),
+    },
+    "/api/v1/notification-channels": {
+        "get": op("List the notification channels of the teams where you are ADMIN",
+                  response=page("NotificationChannel"), query=alerts.LIST_CHANNELS,
+                  errors=(403, 404), tag="alerts"),
+        "post": op("Add a webhook, Slack or email channel to a team (ADMIN)",
+                   description="Webhooks are signed: `X-VectorFlow-Signature: sha256=<hex "
+                               "HMAC-SHA256 of \"<X-VectorFlow-Timestamp>.<body>\">` with the "
+                               "channel's secret. URLs resolving to loopback, link-local or "
+                               "private addresses are refused unless the server allows them.",
+                   response=ref("NotificationChannel"), status=201, body=alerts.CREATE_CHANNEL,
+                   errors=(403, 404, 409), tag="alerts"),
+    },
+    "/api/v1/notification-channels/{channel_id}/test": {
+        "post": op("Send a test message now (ADMIN); answers its delivery-log entry",
+                   response=ref("NotificationDelivery"), body=Body(), errors=(403, 404),
+                   tag="alerts"),
+    },
+    "/api/v1/notification-channels/{channel_id}/deliveries": {
+        "get": op("The channel's delivery log, newest first (ADMIN)",
+                  response=page("NotificationDelivery"), query=alerts.LIST_DELIVERIES,
+                  errors=(403, 404), tag="alerts"),
     },
     "/api/v1/events": {
         "get": op("Stream your teams' events (server-sent events)",

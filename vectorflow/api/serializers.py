@@ -412,3 +412,126 @@ def secret_json(secret: Secret, used_by: list[str] | None = None) -> dict:
         "createdAt": ts(secret.created_at),
         "updatedAt": ts(secret.updated_at),
     }
+
+
+# -- alerts ------------------------------------------------------------------------------------
+
+SCHEMAS["Alert"] = obj({
+    "id": INTEGER,
+    "rule": STRING,
+    "title": STRING,
+    "state": enum(["firing", "resolved"]),
+    "suppressed": {"type": "boolean",
+                   "description": "Fired while its node was in maintenance: notified no one."},
+    "teamId": STRING,
+    "environmentId": STRING,
+    "nodeId": nullable(STRING),
+    "pipelineId": nullable(STRING),
+    "subject": STRING,
+    "message": STRING,
+    "since": {**DATETIME, "description": "When the condition began."},
+    "startedAt": nullable(DATETIME),
+    "endedAt": nullable(DATETIME),
+    "acknowledgedAt": nullable(DATETIME),
+    "acknowledgedBy": nullable(STRING),
+})
+
+
+def alert_json(alert) -> dict:
+    """Represent an alert (the same object webhooks carry)."""
+    from ..services.alerts import alert_document
+
+    return alert_document(alert)
+
+
+SCHEMAS["AlertRule"] = obj({
+    "environmentId": STRING,
+    "rule": STRING,
+    "title": STRING,
+    "enabled": BOOLEAN,
+    "thresholdMinutes": INTEGER,
+    "thresholdMeans": STRING,
+    "defaultThresholdMinutes": INTEGER,
+    "suppressedInMaintenance": BOOLEAN,
+})
+
+
+def alert_rule_json(setting) -> dict:
+    """Represent one rule as set for an environment (services.alerts.RuleSetting)."""
+    rule = setting.rule
+    return {
+        "environmentId": setting.environment_id,
+        "rule": rule.name,
+        "title": rule.title,
+        "enabled": setting.enabled,
+        "thresholdMinutes": setting.threshold_minutes,
+        "thresholdMeans": rule.threshold_means,
+        "defaultThresholdMinutes": rule.default_threshold,
+        "suppressedInMaintenance": rule.suppressible,
+    }
+
+
+SCHEMAS["NotificationChannel"] = obj({
+    "id": STRING,
+    "teamId": STRING,
+    "type": enum(["webhook", "slack", "email"]),
+    "name": STRING,
+    "url": nullable(STRING),
+    "to": nullable(STRING),
+    "hasSecret": {"type": "boolean", "description": "The signing secret is never returned."},
+    "rules": array(STRING),
+    "events": array(STRING),
+    "enabled": BOOLEAN,
+    "createdAt": DATETIME,
+})
+
+
+def channel_json(channel) -> dict:
+    """Represent a notification channel (never its secret)."""
+    return {
+        "id": channel.id,
+        "teamId": channel.team_id,
+        "type": channel.type,
+        "name": channel.name,
+        "url": channel.url,
+        "to": channel.email_to,
+        "hasSecret": channel.encrypted_secret is not None,
+        "rules": list(channel.rules or []),
+        "events": list(channel.events or []),
+        "enabled": bool(channel.enabled),
+        "createdAt": ts(channel.created_at),
+    }
+
+
+SCHEMAS["NotificationDelivery"] = obj({
+    "id": INTEGER,
+    "channelId": STRING,
+    "alertId": nullable(INTEGER),
+    "kind": STRING,
+    "status": enum(["pending", "delivered", "failed"]),
+    "attempts": INTEGER,
+    "responseCode": nullable(INTEGER),
+    "lastError": nullable(STRING),
+    "createdAt": DATETIME,
+    "lastAttemptAt": nullable(DATETIME),
+    "nextAttemptAt": nullable(DATETIME),
+    "deliveredAt": nullable(DATETIME),
+})
+
+
+def delivery_json(row) -> dict:
+    """Represent one entry of a channel's delivery log."""
+    return {
+        "id": row.id,
+        "channelId": row.channel_id,
+        "alertId": row.alert_id,
+        "kind": row.kind,
+        "status": row.status,
+        "attempts": row.attempts,
+        "responseCode": row.response_code,
+        "lastError": row.last_error,
+        "createdAt": ts(row.created_at),
+        "lastAttemptAt": ts(row.last_attempt_at),
+        "nextAttemptAt": ts(row.next_attempt_at) if row.status == "pending" else None,
+        "deliveredAt": ts(row.delivered_at),
+    }

@@ -14,7 +14,14 @@ from ..models import ApiToken, AuditLog, Environment, Role, SecretBackend, Team
 from ..services import accounts, environments, tokens
 from ..services.audit import audit_query
 from . import bp
-from .common import acting_user, no_content, page_response, principal, visible_team_ids
+from .common import (
+    acting_user,
+    admin_teams,
+    no_content,
+    page_response,
+    principal,
+    visible_team_ids,
+)
 from .pagination import PAGE_FIELDS, paginate
 from .serializers import audit_json, environment_json, team_json, token_json
 from .validation import Body, Field, InvalidInput, Query
@@ -166,12 +173,7 @@ LIST_AUDIT = Query(
 @require_login
 def list_audit():
     args = LIST_AUDIT.parse()
-    if args.get("teamId"):
-        teams = [get_team_or_404(args["teamId"], Role.ADMIN).id]
-    else:
-        teams = tokens.admin_team_ids(principal())
-        if teams is not None and not teams:
-            abort(403, "The audit log is open to team ADMINs.")
+    teams = admin_teams(args.get("teamId"), "The audit log")
     query = audit_query(teams, action=args.get("action"), node_id=args.get("nodeId"),
                         since=args.get("since"))
     rows, cursor = paginate(query, [AuditLog.id], args, descending=True)

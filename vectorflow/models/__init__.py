@@ -1,5 +1,6 @@
 """SQLAlchemy models, split by domain; import from here."""
 from .accounts import Role, Team, TeamMember, User, UserSession
+from .alerts import Alert, AlertRule, NotificationChannel, NotificationDelivery
 from .audit import AuditLog
 from .base import utcnow
 from .events import Event
@@ -18,6 +19,7 @@ from .settings import SystemSettings
 from .tokens import ApiToken
 
 __all__ = [
+    "Alert", "AlertRule", "NotificationChannel", "NotificationDelivery",
     "ApiToken", "AuditLog", "DeploymentMode", "DrainState", "Environment", "Event", "ExitKind",
     "LogLevel", "MaintenancePeriod", "NodeMetric",
     "NodePipelineStatus", "NodeStatus", "NodeStatusEvent", "Pipeline", "PipelineVersion",

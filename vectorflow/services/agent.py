@@ -30,6 +30,7 @@ from ..models.settings import DEFAULT_POLL_INTERVAL_MS
 from ..security import NODE_PREFIX, digests_match, generate_token, token_digest
 from . import ServiceError
 from .actors import Actor
+from .alerts import evaluate_nodes as evaluate_alerts
 from .audit import record
 from .config_render import cached_environment_pipelines
 from .events import emit
@@ -396,9 +397,9 @@ def record_heartbeat(node: VectorNode, heartbeat: HeartbeatRequest,
         _store_host_metrics(node, heartbeat.host_metrics, now)
     if any(r.status == ProcessStatus.CRASHED for r in heartbeat.pipelines
            if r.pipeline_id in known):
-        set_node_status(node, NodeStatus.DEGRADED, "a pipeline reported CRASHED")
+        moved = set_node_status(node, NodeStatus.DEGRADED, "a pipeline reported CRASHED")
     else:
-        set_node_status(node, NodeStatus.HEALTHY, "heartbeat received")
+        moved = set_node_status(node, NodeStatus.HEALTHY, "heartbeat received")
 
     scope = {"team_id": node.environment.team_id, "environment_id": node.environment_id,
              "node_id": node.id}
@@ -407,6 +408,8 @@ def record_heartbeat(node: VectorNode, heartbeat: HeartbeatRequest,
              payload={"pipelineId": pipeline_id, "from": before, "to": after, "version": version})
     if settled is not None:
         emit("node.updated", **scope, payload=settled)
+    if moved or changes or settled is not None or heartbeat.update_error:
+        evaluate_alerts([node.id], now)  # something an alert rule watches changed
     db.session.flush()  # left to write, if anything: a status transition, a new metrics point
 
 

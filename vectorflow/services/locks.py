@@ -63,3 +63,18 @@ def lock_nodes(ids: Iterable[str], *, delete: bool = False) -> list[VectorNode]:
 def lock_node(node: VectorNode, *, delete: bool = False) -> VectorNode:
     """Lock one node's row and re-read it; NotFound (404) if it was deleted meanwhile."""
     return lock_nodes([node.id], delete=delete)[0]
+
+
+def lock_free_nodes(ids: Iterable[str]) -> list[str]:
+    """Lock those of these nodes no other transaction holds (ascending id); return their ids.
+
+    For sweeps: a node being changed right now (a heartbeat, an admin) is left to the next
+    round instead of waited for. SQLite has a single writer: every existing id is returned.
+    """
+    ids = sorted(set(ids))
+    if not ids:
+        return []
+    query = sa.select(VectorNode.id).where(VectorNode.id.in_(ids)).order_by(VectorNode.id)
+    if _postgresql():
+        query = query.with_for_update(skip_locked=True, key_share=True)
+    return list(db.session.scalars(query))

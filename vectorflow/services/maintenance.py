@@ -83,7 +83,8 @@ def parse_until(value: str | datetime | None, *, now: datetime | None = None) ->
 
 # ---------------------------------------------------------------- coverage
 
-def _covered(env_ids: set[str], exclude_ids: set[str] = frozenset()) -> tuple[list[Pipeline], set[str]]:
+def _covered(env_ids: set[str], exclude_ids: set[str] = frozenset(),
+             now: datetime | None = None) -> tuple[list[Pipeline], set[str]]:
     """Return the deployed pipelines of ``env_ids`` and the ids of those another node covers.
 
     A node covers a pipeline when its effective status is HEALTHY, it is not in maintenance,
@@ -97,7 +98,7 @@ def _covered(env_ids: set[str], exclude_ids: set[str] = frozenset()) -> tuple[li
         .where(NodePipelineStatus.pipeline_id == Pipeline.id,
                NodePipelineStatus.status == ProcessStatus.RUNNING,
                VectorNode.maintenance_mode.is_(False),
-               effective_status_clause(NodeStatus.HEALTHY, unreachable_cutoff()))
+               effective_status_clause(NodeStatus.HEALTHY, unreachable_cutoff(now)))
     )
     if exclude_ids:
         covering = covering.where(NodePipelineStatus.node_id.not_in(sorted(exclude_ids)))
@@ -115,6 +116,12 @@ def coverage_warnings_for(nodes: Iterable[VectorNode]) -> list[Pipeline]:
     if not nodes:
         return []
     deployed, covered = _covered({n.environment_id for n in nodes}, {n.id for n in nodes})
+    return [p for p in deployed if p.id not in covered]
+
+
+def uncovered_pipelines(env_ids: Iterable[str], now: datetime | None = None) -> list[Pipeline]:
+    """Return the deployed pipelines of ``env_ids`` that no healthy node outside maintenance runs."""
+    deployed, covered = _covered(set(env_ids), now=now)
     return [p for p in deployed if p.id not in covered]
 
 
@@ -163,6 +170,12 @@ def _emit(node: VectorNode, state: str, since: datetime, **extra) -> None:
     payload.update(extra)
     emit(EVENT, team_id=node.environment.team_id, environment_id=node.environment_id,
          node_id=node.id, payload=payload)
+    if state in ("entered", "left", "auto_exited"):
+        # Alerts need nothing at once: what fires meanwhile is suppressed, what still holds
+        # after the grace period fires from the sweep.
+        from .notifications import queue_maintenance
+
+        queue_maintenance(node, state, {k: v for k, v in payload.items() if k != "state"})
 
 
 def open_period(node: VectorNode) -> MaintenancePeriod | None:
