@@ -225,9 +225,7 @@ PATHS: dict[str, dict[str, dict]] = {
                        "enabled": BOOLEAN,
                        "nodes": array(ref("NodeMaintenance")),
                        "unchangedNodeIds": array(STRING),
-                       "coverageWarnings": array(obj({
-                           "pipelineId": STRING, "pipelineName": STRING, "environmentId": STRING,
-                       })),
+                       "coverageWarnings": array(ref("BudgetShortfall")),
                    }),
                    body=maintenance.BULK_MAINTENANCE, errors=(403, 404, 409), tag="nodes"),
     },
@@ -244,6 +242,14 @@ PATHS: dict[str, dict[str, dict]] = {
         "put": op("Edit the draft (EDITOR); agents see it only after a deploy",
                   response=ref("Pipeline"), body=pipelines.UPDATE_PIPELINE,
                   errors=(403, 404, 409), tag="pipelines"),
+        "patch": op("Set the disruption budget (ADMIN)",
+                    description="The minimum number of healthy nodes outside maintenance that "
+                                "must keep running the deployed pipeline, or a percentage of the "
+                                "environment's nodes (rounded up); null restores the default of "
+                                "1. Every way into maintenance is refused with 409 when it "
+                                "would break a budget, unless forced.",
+                    response=ref("Pipeline"), body=pipelines.PATCH_PIPELINE,
+                    errors=(403, 404), tag="pipelines"),
         "delete": op("Delete an undeployed pipeline and its versions (EDITOR)", status=204,
                      errors=(403, 404, 409), tag="pipelines"),
     },

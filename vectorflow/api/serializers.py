@@ -26,6 +26,7 @@ from ..models import (
     Team,
     VectorNode,
 )
+from ..services.budgets import BudgetState
 from ..services.nodes import effective_status, unreachable_cutoff
 from .schema import (
     ANY_OBJECT,
@@ -325,6 +326,31 @@ def audit_json(row: AuditLog) -> dict:
 
 # -- pipelines ---------------------------------------------------------------------------------
 
+SCHEMAS["DisruptionBudget"] = obj({
+    "minAvailable": {**nullable(INTEGER), "description": "Healthy nodes outside maintenance "
+                     "that must keep running it; null with minAvailablePercent null: 1."},
+    "minAvailablePercent": {**nullable(INTEGER),
+                            "description": "Or this percentage of the environment's nodes."},
+    "default": BOOLEAN,
+    "requiredNodes": {**INTEGER, "description": "What the budget asks for now."},
+    "availableNodes": {**INTEGER, "description": "Healthy nodes outside maintenance running it now."},
+})
+SCHEMAS["BudgetShortfall"] = obj({
+    "pipelineId": STRING,
+    "pipelineName": STRING,
+    "environmentId": STRING,
+    "requiredNodes": INTEGER,
+    "availableNodes": INTEGER,
+    "remainingNodes": {**INTEGER, "description": "What would remain after the change."},
+})
+
+
+def budget_json(state: BudgetState) -> dict:
+    """Represent a pipeline's disruption budget and the counts that hold now."""
+    return {**state.budget.as_dict(), "default": state.budget.is_default,
+            "requiredNodes": state.required, "availableNodes": state.available}
+
+
 SCHEMAS["Pipeline"] = obj({
     "id": STRING,
     "environmentId": STRING,
@@ -337,13 +363,16 @@ SCHEMAS["Pipeline"] = obj({
     "latestVersion": nullable(INTEGER),
     "draftDiffers": {"type": "boolean",
                      "description": "The draft differs from the latest version; deploy to ship it."},
+    "disruptionBudget": ref("DisruptionBudget"),
     "createdAt": DATETIME,
     "updatedAt": DATETIME,
 })
 
 
-def pipeline_json(pipeline: Pipeline, latest: PipelineVersion | None) -> dict:
-    """Represent a pipeline; ``latest`` is its newest version (services.pipelines.latest_versions)."""
+def pipeline_json(pipeline: Pipeline, latest: PipelineVersion | None,
+                  budget: BudgetState) -> dict:
+    """Represent a pipeline; ``latest`` is its newest version (services.pipelines.latest_versions)
+    and ``budget`` its budget state (services.budgets.states)."""
     from ..services.pipelines import draft_differs
 
     return {
@@ -357,6 +386,7 @@ def pipeline_json(pipeline: Pipeline, latest: PipelineVersion | None) -> dict:
         "deployedAt": ts(pipeline.deployed_at),
         "latestVersion": latest.version if latest else None,
         "draftDiffers": draft_differs(pipeline, latest) if latest else True,
+        "disruptionBudget": budget_json(budget),
         "createdAt": ts(pipeline.created_at),
         "updatedAt": ts(pipeline.updated_at),
     }
