@@ -1,4 +1,5 @@
-"""Background sweeps in each server process: node health, scheduled maintenance end, ...
+"""Background sweeps in each server process: node health, scheduled maintenance end,
+maintenance windows, ...
 
 Every ``VECTORFLOW_SWEEP_INTERVAL`` seconds (0 disables it; tests call ``run_sweeps``) a
 thread runs each registered sweep in the app context, one transaction per sweep. With
@@ -139,9 +140,11 @@ def init_app(app: Flask) -> None:
     """Register the built-in sweeps and start the loop with the first request the app serves."""
     from .services.health import sweep_unreachable
     from .services.maintenance import end_expired_maintenance
+    from .services.windows import sweep_windows
 
     register_sweep(sweep_unreachable)
     register_sweep(end_expired_maintenance)
+    register_sweep(sweep_windows)
 
     @app.before_request
     def _start_sweeps_once():

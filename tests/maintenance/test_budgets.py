@@ -46,7 +46,7 @@ def test_a_budget_of_2_refuses_the_third_node_naming_the_pipeline_and_the_number
     with pytest.raises(Conflict) as err:
         set_maintenance(c, True, actor=ALICE)
     assert err.value.status_code == 409
-    assert "logs (needs 2 healthy nodes outside maintenance; 1 of 2 would remain)" in err.value.message
+    assert "logs (needs 2 healthy nodes outside maintenance; 1 would remain)" in err.value.message
     (warning,) = err.value.details["coverageWarnings"]
     assert warning | {"pipelineId": None} == {
         "pipelineId": None, "pipelineName": "logs", "environmentId": a.environment_id,
@@ -121,9 +121,9 @@ def test_admit_takes_nodes_in_order_while_the_budget_allows_and_says_why_not(fle
     assert [n.name for n in admitted] == ["edge-1", "edge-2"]
     assert [(n.name, why) for n, why in refused] == [
         ("edge-3", "disruption budget: logs (needs 2 healthy nodes outside maintenance; "
-                   "1 of 4 would remain)"),
+                   "1 would remain)"),
         ("edge-4", "disruption budget: logs (needs 2 healthy nodes outside maintenance; "
-                   "1 of 4 would remain)")]
+                   "1 would remain)")]
 
 
 def test_the_most_restrictive_pipeline_decides(world, fleet):
@@ -149,7 +149,7 @@ def test_the_rest_api_refuses_the_third_node_with_a_409_unless_forced(api, fleet
     assert response.status_code == 409
     body = response.get_json()
     assert body["details"]["pipelines"] == ["logs"]
-    assert "needs 2 healthy nodes" in body["error"] and "1 of 2 would remain" in body["error"]
+    assert "needs 2 healthy nodes" in body["error"] and "1 would remain" in body["error"]
     response = api.post(f"/api/v1/nodes/{c.id}/maintenance", "ADMIN",
                         json={"enabled": True, "force": True})
     assert response.status_code == 200
@@ -175,7 +175,7 @@ def test_the_cli_refuses_with_a_one_line_error_and_force_enters(runner, fleet):
     result = runner.invoke(args=["nodes", "maintenance", c.name, "on"])
     assert result.exit_code != 0
     assert len(result.output.strip().splitlines()) == 1
-    assert "logs (needs 2 healthy nodes outside maintenance; 1 of 2 would remain)" in result.output
+    assert "logs (needs 2 healthy nodes outside maintenance; 1 would remain)" in result.output
     assert runner.invoke(args=["nodes", "maintenance", c.name, "on", "--force"]).exit_code == 0
     assert entered_rows()[-1].details["forced"] is True
 

@@ -8,6 +8,7 @@ from ..extensions import db
 from ..guards import get_environment_or_404, get_node_or_404, require_login
 from ..models import Role, VectorNode
 from ..services.maintenance import set_maintenance, set_maintenance_many
+from ..services.nodes import has_labels
 from . import bp
 from .serializers import node_json, node_maintenance_json
 from .validation import Body, Field, InvalidInput
@@ -69,7 +70,7 @@ def _selected_nodes(body: dict) -> list[VectorNode]:
     nodes = db.session.scalars(
         sa.select(VectorNode).where(VectorNode.environment_id == env.id).order_by(VectorNode.name)
     )
-    return [n for n in nodes if all((n.labels or {}).get(k) == v for k, v in labels.items())]
+    return [n for n in nodes if has_labels(n, labels)]
 
 
 @bp.post("/nodes/maintenance")

@@ -173,7 +173,7 @@ class Shortfall:
     def describe(self) -> str:
         nodes = "node" if self.required == 1 else "nodes"
         return (f"{self.pipeline.name} (needs {self.required} healthy {nodes} outside "
-                f"maintenance; {self.remaining} of {self.available} would remain)")
+                f"maintenance; {self.remaining} would remain)")
 
     def as_dict(self) -> dict:
         return {"pipelineId": self.pipeline.id, "pipelineName": self.pipeline.name,
