@@ -11,7 +11,7 @@ from flask import abort, request
 from flask_login import current_user
 
 from .extensions import db
-from .models import Environment, Pipeline, Role, Secret, Team, VectorNode
+from .models import Environment, MaintenanceWindow, Pipeline, Role, Secret, Team, VectorNode
 
 
 def wants_json() -> bool:
@@ -108,6 +108,11 @@ def get_pipeline_or_404(pipeline_id: str, min_role: Role = Role.VIEWER) -> Pipel
 def get_secret_or_404(secret_id: str, min_role: Role = Role.EDITOR) -> Secret:
     """Load a secret of a team the caller belongs to with at least ``min_role``."""
     return _load(Secret, secret_id, lambda s: s.environment.team_id, min_role)
+
+
+def get_window_or_404(window_id: str, min_role: Role = Role.VIEWER) -> MaintenanceWindow:
+    """Load a maintenance window of a team the caller belongs to with at least ``min_role``."""
+    return _load(MaintenanceWindow, window_id, lambda w: w.environment.team_id, min_role)
 
 
 def can(team_id: str, min_role: Role) -> bool:

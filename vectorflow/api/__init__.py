@@ -10,3 +10,4 @@ from . import nodes  # noqa: E402,F401  isort: skip
 from . import maintenance  # noqa: E402,F401  isort: skip
 from . import pipelines  # noqa: E402,F401  isort: skip
 from . import secrets  # noqa: E402,F401  isort: skip
+from . import windows  # noqa: E402,F401  isort: skip

@@ -13,7 +13,7 @@ from functools import cache
 
 from .. import models
 from ..events.views import STREAM_QUERY
-from . import maintenance, nodes, pipelines, secrets, views
+from . import maintenance, nodes, pipelines, secrets, views, windows
 from .schema import (
     ANY_OBJECT,
     BOOLEAN,
@@ -267,6 +267,38 @@ PATHS: dict[str, dict[str, dict]] = {
     "/api/v1/pipelines/{pipeline_id}/versions": {
         "get": op("List deployed versions, newest first", response=page("PipelineVersion"),
                   query=pipelines.LIST_VERSIONS, errors=(404,), tag="pipelines"),
+    },
+    "/api/v1/maintenance-windows": {
+        "get": op("List maintenance windows of your teams' environments",
+                  response=page("MaintenanceWindow"), query=windows.LIST_WINDOWS, errors=(404,),
+                  tag="maintenance-windows"),
+        "post": op("Create a maintenance window (ADMIN)",
+                   description="Give nodeIds or a selector, the first start (ISO 8601 with an "
+                               "offset), durationMinutes and optionally an IANA timezone and an "
+                               "RRULE. The sweep puts the targeted nodes into maintenance at "
+                               "each start (as the system) and takes them out at the end, "
+                               "skipping nodes already in maintenance and nodes a disruption "
+                               "budget protects (never forcing). If an occurrence is going on, "
+                               "it opens at once. Create it disabled to preview it first.",
+                   response=ref("MaintenanceWindow"), status=201, body=windows.CREATE_WINDOW,
+                   errors=(403, 404, 409), tag="maintenance-windows"),
+    },
+    "/api/v1/maintenance-windows/{window_id}": {
+        "get": op("Show a maintenance window with its current or last run",
+                  response=ref("MaintenanceWindow"), errors=(404,), tag="maintenance-windows"),
+        "patch": op("Change a maintenance window (ADMIN)",
+                    description="Any of the creation fields but environmentId. enabled=false "
+                                "ends an open occurrence at once; a new durationMinutes moves "
+                                "its end; a new target applies from the next sweep.",
+                    response=ref("MaintenanceWindow"), body=windows.UPDATE_WINDOW,
+                    errors=(403, 404, 409), tag="maintenance-windows"),
+        "delete": op("Delete a maintenance window (ADMIN); an open occurrence ends first",
+                     status=204, errors=(403, 404), tag="maintenance-windows"),
+    },
+    "/api/v1/maintenance-windows/{window_id}/preview": {
+        "get": op("The next occurrences and the nodes the window would take now",
+                  response=ref("MaintenanceWindowPreview"), query=windows.PREVIEW_WINDOW,
+                  errors=(404,), tag="maintenance-windows"),
     },
     "/api/v1/secrets": {
         "get": op("List an environment's secrets (names only)", response=page("Secret"),
