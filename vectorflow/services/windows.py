@@ -510,7 +510,7 @@ def _ensure_unique_name(env_id: str, name: str, window_id: str | None = None) ->
         MaintenanceWindow.environment_id == env_id, MaintenanceWindow.name == name))
     if existing is not None and existing != window_id:
         raise Conflict(f"this environment already has a maintenance window named {name!r}",
-                       {"name": "taken"})
+                       {"name": "another window of this environment has this name"})
 
 
 def _audit(action: str, window: MaintenanceWindow, actor: Actor, *, before=None, after=None,
