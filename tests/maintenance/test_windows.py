@@ -171,18 +171,29 @@ def test_a_start_typed_inside_the_gap_is_refused(world, nodes):
 
 # ------------------------------------------------------------------ who joins, who stays
 
-def test_a_selector_window_takes_a_node_enrolled_or_relabelled_mid_window(world, nodes):
+def test_a_selector_window_takes_a_node_enrolled_or_relabelled_mid_window(client, world, nodes):
+    from vectorflow.services.environments import issue_enrollment_token
+
     make_window(world.env, t("2027-01-04T00:00Z"), selector={"labels": {"rack": "r1"}},
                 start="2027-01-05T02:00Z", durationMinutes=120)
     sweep(t("2027-01-05T02:00Z"))
     assert in_maintenance() == ["web-1", "web-2"]
 
-    make_node(world.env, "web-3", labels={"rack": "r1"})  # enrolled during the window
-    nodes["db-1"].labels = {"rack": "r1"}  # moved to the rack
-    make_node(world.env, "cache-1", labels={"rack": "r9"})  # not targeted
+    # During the window: an agent enrolls into the rack, db-1's agent reports it moved there,
+    # and an agent outside the rack enrolls (all through the agent API).
+    token = issue_enrollment_token(world.env)
     db.session.commit()
+    for hostname, rack in (("web-3", "r1"), ("cache-1", "r9")):
+        response = client.post("/api/agent/enroll", json={
+            "token": token, "hostname": hostname, "labels": {"rack": rack}})
+        assert response.status_code == 200, response.get_json()
+    _, db1_token = make_node(world.env, "db-1b")  # a node whose agent we can speak for
+    db.session.commit()
+    response = client.post("/api/agent/heartbeat", json={"pipelines": [], "labels": {"rack": "r1"}},
+                           headers={"Authorization": f"Bearer {db1_token}"})
+    assert response.status_code == 200
     sweep(t("2027-01-05T02:00:05Z"))
-    assert in_maintenance() == ["db-1", "web-1", "web-2", "web-3"]
+    assert in_maintenance() == ["db-1b", "web-1", "web-2", "web-3"]
     (joined,) = events("joined")
     assert len(joined["nodeIds"]) == 2 and joined["skipped"] == []
 

@@ -65,8 +65,8 @@ class WindowForm(FlaskForm):
                 return None
             labels[key.strip()] = value.strip()
         if not labels:
-            self.labels.errors = [*self.labels.errors, "Give at least one key=value, or choose "
-                                                       "every node of the environment."]
+            self.labels.errors = [*self.labels.errors, ("Give at least one key=value, or choose "
+                                                        "every node of the environment.")]
             return None
         return labels
 
