@@ -202,3 +202,12 @@ def test_disable_enable_edit_and_delete_from_the_page(client, login_as, world, n
     response = client.submit(f"/maintenance-windows/{window.id}/delete", follow_redirects=True)
     assert "Maintenance window patch-tuesday deleted." in response.get_data(as_text=True)
     assert windows_count() == 0
+
+
+def test_the_audit_page_names_the_window_that_moved_a_node(client, login_as, world, nodes, window):
+    sweep(t("2099-01-06T01:00Z"))
+    sweep(t("2099-01-06T02:00Z"))
+    login_as("ADMIN")
+    page = client.get(f"/audit/?node={nodes['web-1'].id}").get_data(as_text=True)
+    assert page.count("maintenance window patch-tuesday") == 2
+    assert "maintenance window patch-tuesday ended" in page
