@@ -526,3 +526,11 @@ def test_an_edited_schedule_moves_the_next_start(world, nodes):
         window, {"start": "2027-01-05T04:00:00+01:00", "timezone": "Europe/Berlin"},
         actor=ALICE, now=NOW + timedelta(days=1)))
     assert window.next_start_at == t("2027-01-05T03:00Z")
+
+
+def test_an_rrule_prefix_spaces_and_lower_case_are_tolerated_and_stored_plainly(world, nodes):
+    window = make_window(world.env, NOW, nodeIds=[nodes["db-1"].id], start="2027-01-05T02:00Z",
+                         rrule="RRULE:freq=daily; interval=2")
+    assert window.rrule == "FREQ=DAILY;INTERVAL=2"
+    starts = [s for s, _ in spec_of(window).occurrences(NOW, 2)]
+    assert starts == [t("2027-01-05T02:00Z"), t("2027-01-07T02:00Z")]

@@ -208,10 +208,10 @@ def _rrule_text(value, problems) -> str | None:
     if not isinstance(value, str) or len(value) > MAX_RRULE:
         problems["rrule"] = f"must be an RRULE of at most {MAX_RRULE} characters"
         return None
-    text = value.strip()
+    text = "".join(value.split())  # an RRULE has no spaces; "FREQ=DAILY; INTERVAL=2" is meant
     if text.upper().startswith("RRULE:"):
-        text = text[6:].strip()
-    if any(c in text for c in "\r\n") or ":" in text:
+        text = text[6:]
+    if ":" in text or "\n" in value.strip():
         problems["rrule"] = ("must be one RRULE such as FREQ=WEEKLY;BYDAY=TU (give the first "
                              "occurrence as start, not DTSTART)")
         return None
