@@ -145,6 +145,7 @@ def test_the_window_page_shows_the_run_with_the_skipped_nodes_and_why(client, lo
     login_as("VIEWER")
     page = client.get(f"/maintenance-windows/{window.id}").get_data(as_text=True)
     assert 'data-testid="window-state">open until 2099-01-06 03:00 CET' in page
+    assert 'data-testid="window-open-now"' in page  # no "if it opened now" while it is open
     runs = section(page, 'id="window-runs"')
     assert "web-1</a>" in runs
     skipped = runs[runs.index('data-testid="run-skipped"'):]
