@@ -12,6 +12,7 @@ from flask import jsonify
 from ..guards import get_environment_or_404, get_window_or_404, require_login
 from ..models import MaintenanceWindow, Role
 from ..services import windows as window_service
+from ..services.maintenance import MAX_REASON
 from . import bp
 from .common import in_environments, no_content, page_response
 from .pagination import PAGE_FIELDS, paginate
@@ -35,7 +36,7 @@ WINDOW_FIELDS = dict(
     rrule=Field("string", nullable=True, max_length=window_service.MAX_RRULE,
                 description="RFC 5545 recurrence such as FREQ=WEEKLY;BYDAY=TU (at most hourly); "
                             "null: once."),
-    reason=Field("string", nullable=True, max_length=500,
+    reason=Field("string", nullable=True, max_length=MAX_REASON,
                  description="Shown as the nodes' maintenance reason."),
     enabled=Field("boolean", description="Default true; false ends an open occurrence at once."),
 )

@@ -51,7 +51,7 @@ from .audit import record
 from .budgets import admit
 from .events import emit
 from .locks import lock_environments, lock_nodes
-from .maintenance import MAX_REASON, enter_for_window, leave_for_window, open_period
+from .maintenance import clean_reason, enter_for_window, leave_for_window, open_period
 from .nodes import LABEL_KEY, has_labels, label_clauses
 
 UTC = timezone.utc
@@ -327,9 +327,10 @@ def clean_spec(env: Environment, values: dict, *, base: WindowSpec | None = None
     if reason is not None and not isinstance(reason, str):
         problems["reason"] = "must be a string"
     else:
-        reason = (reason or "").strip() or None
-        if reason and len(reason) > MAX_REASON:
-            problems["reason"] = f"must be at most {MAX_REASON} characters"
+        try:
+            reason = clean_reason(reason)  # the same rules as any maintenance reason
+        except ServiceError as err:
+            problems["reason"] = err.details.get("reason", err.message)
     enabled = got("enabled", base.enabled if base else True)
     if not isinstance(enabled, bool):
         problems["enabled"] = "must be true or false"
