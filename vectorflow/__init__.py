@@ -112,6 +112,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(alerts_bp)
 
+    from .windows import bp as windows_bp
+
+    app.register_blueprint(windows_bp)
+
     from .probes import bp as probes_bp
 
     app.register_blueprint(probes_bp)

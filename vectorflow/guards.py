@@ -11,7 +11,7 @@ from flask import abort, request
 from flask_login import current_user
 
 from .extensions import db
-from .models import Environment, Pipeline, Role, Secret, Team, VectorNode
+from .models import Environment, MaintenanceWindow, Pipeline, Role, Secret, Team, VectorNode
 
 
 def wants_json() -> bool:
@@ -129,6 +129,11 @@ def get_channel_or_404(channel_id: str, min_role: Role = Role.ADMIN):
     from .models import NotificationChannel
 
     return _load(NotificationChannel, channel_id, lambda c: c.team_id, min_role)
+
+
+def get_window_or_404(window_id: str, min_role: Role = Role.VIEWER) -> MaintenanceWindow:
+    """Load a maintenance window of a team the caller belongs to with at least ``min_role``."""
+    return _load(MaintenanceWindow, window_id, lambda w: w.environment.team_id, min_role)
 
 
 def can(team_id: str, min_role: Role) -> bool:

@@ -1,4 +1,5 @@
-"""Background sweeps in each server process: node health, scheduled maintenance end, ...
+"""Background sweeps in each server process: node health, scheduled maintenance end,
+maintenance windows, ...
 
 Every ``VECTORFLOW_SWEEP_INTERVAL`` seconds (0 disables it; tests call ``run_sweeps``) a
 thread runs each registered sweep in the app context, one transaction per sweep. With
@@ -160,10 +161,12 @@ def init_app(app: Flask) -> None:
     from .services import alerts, notifications
     from .services.health import sweep_unreachable
     from .services.maintenance import end_expired_maintenance
+    from .services.windows import sweep_windows
 
     register_sweep(sweep_unreachable)
     register_sweep(end_expired_maintenance)
-    alerts.init_app(app)  # after the two above: it sees the statuses they set this round
+    register_sweep(sweep_windows)
+    alerts.init_app(app)  # after the sweeps above: it sees the statuses they set this round
     notifications.init_app(app)
 
     @app.before_request

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from tests.agent.test_heartbeat import status
 from tests.factories import make_node, make_pipeline
@@ -292,3 +293,36 @@ def test_the_sweep_leaves_a_node_being_changed_to_the_next_round(app, world, clo
         other.rollback()
     evaluate(utcnow())
     assert [a.rule for a in alerts_of(node.id)] == ["node_unreachable"]
+
+
+def test_a_window_that_skips_nodes_tells_the_channels_that_take_window_skipped(
+        world, allow_private, receiver):
+    from datetime import datetime, timezone
+
+    from tests.maintenance.conftest import report
+    from vectorflow import transactions
+    from vectorflow.services.actors import Actor
+    from vectorflow.services.windows import create_window, sweep_windows
+
+    notifications.create_channel(world.team, type="webhook", name="windows", url=receiver.url,
+                                 secret="w" * 16, rules=[], events=["window_skipped"])
+    pipeline = make_pipeline(world.env, "logs")
+    a, _ = make_node(world.env, "edge-a", labels={"tier": "edge"})
+    b, _ = make_node(world.env, "edge-b", labels={"tier": "edge"})
+    report(a, pipeline)
+    report(b, pipeline)
+    db.session.commit()
+    start = datetime(2027, 1, 5, 2, tzinfo=timezone.utc)
+    window = transactions.run(lambda: create_window(world.env, {
+        "name": "patch-night", "durationMinutes": 60, "selector": {"labels": {"tier": "edge"}},
+        "start": start.isoformat()}, actor=Actor.system(), now=start.replace(day=4)))
+    db.session.execute(sa.update(VectorNode).values(last_heartbeat=start, last_seen=start))
+    db.session.commit()
+    transactions.run(lambda: sweep_windows(start))  # the budget of 1 keeps edge-b out
+    deliver(start)
+    [skipped] = receiver.requests
+    body = skipped.json()
+    assert body["type"] == "maintenance.window_skipped"
+    assert body["window"]["windowName"] == window.name == "patch-night"
+    assert [s["nodeId"] for s in body["window"]["skipped"]] == [b.id]
+    assert "disruption budget: logs" in body["window"]["skipped"][0]["reason"]

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from tests.factories import make_node, make_pipeline
 from vectorflow.extensions import db
-from vectorflow.models import AuditLog, MaintenancePeriod, VectorNode
+from vectorflow.models import AuditLog, MaintenancePeriod, VectorNode, utcnow
 from vectorflow.services import Conflict
 from vectorflow.services.maintenance import set_maintenance, set_maintenance_many
 from vectorflow.services.nodes import delete_node
@@ -134,3 +135,47 @@ def test_a_delete_waits_for_a_change_to_the_node_and_a_change_after_it_is_a_404(
     assert getattr(outcomes[1], "status_code", None) == 404
     assert count(VectorNode, VectorNode.id == a) == 0
     assert count(AuditLog, AuditLog.action == "node.maintenance_entered") == 0
+
+
+@pytest.fixture
+def window_trio(world):
+    """Three healthy nodes running 'logs' with a budget of 2 (one may go), and an open
+    maintenance window targeting the first; returns the node ids."""
+    from vectorflow.services.windows import create_window
+
+    pipeline = make_pipeline(world.env)
+    pipeline.min_available = 2
+    nodes = [make_node(world.env, name)[0] for name in ("edge-a", "edge-b", "edge-c")]
+    for node in nodes:
+        report(node, pipeline)
+    now = utcnow()
+    create_window(world.env, {"name": "now", "nodeIds": [nodes[0].id], "durationMinutes": 60,
+                              "start": (now - timedelta(minutes=1)).isoformat()}, now=now)
+    db.session.commit()
+    return [node.id for node in nodes]
+
+
+def test_a_window_opening_and_a_manual_entry_cannot_both_spend_the_budget(app, window_trio):
+    from vectorflow.services.windows import sweep_windows
+
+    a, b, _ = window_trio
+    outcomes = race(app, lambda: sweep_windows(utcnow()),
+                    lambda: set_maintenance(get(VectorNode, b), True))
+    assert isinstance(outcomes[1], Conflict)  # decided after the window took edge-a
+    db.session.expire_all()
+    assert [get(VectorNode, i).maintenance_mode for i in (a, b)] == [True, False]
+
+
+def test_a_manual_entry_first_makes_the_window_skip_its_node(app, window_trio):
+    from vectorflow.models import MaintenanceWindowRun
+    from vectorflow.services.windows import sweep_windows
+
+    a, b, _ = window_trio
+    outcomes = race(app, lambda: set_maintenance(get(VectorNode, b), True),
+                    lambda: sweep_windows(utcnow()))
+    assert outcomes[0] is True
+    db.session.expire_all()
+    assert [get(VectorNode, i).maintenance_mode for i in (a, b)] == [False, True]
+    (run,) = db.session.scalars(sa.select(MaintenanceWindowRun)).all()
+    assert run.node_ids == [] and run.skipped[0]["nodeId"] == a
+    assert run.skipped[0]["reason"].startswith("disruption budget: logs")

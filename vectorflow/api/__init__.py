@@ -11,3 +11,4 @@ from . import maintenance  # noqa: E402,F401  isort: skip
 from . import pipelines  # noqa: E402,F401  isort: skip
 from . import secrets  # noqa: E402,F401  isort: skip
 from . import alerts  # noqa: E402,F401  isort: skip
+from . import windows  # noqa: E402,F401  isort: skip

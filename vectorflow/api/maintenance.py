@@ -6,8 +6,9 @@ from flask import jsonify
 
 from ..extensions import db
 from ..guards import get_environment_or_404, get_node_or_404, require_login
-from ..models import Pipeline, Role, VectorNode
+from ..models import Role, VectorNode
 from ..services.maintenance import set_maintenance, set_maintenance_many
+from ..services.nodes import has_labels
 from . import bp
 from .serializers import node_json, node_maintenance_json
 from .validation import Body, Field, InvalidInput
@@ -18,8 +19,8 @@ MAINTENANCE_FIELDS = dict(
     enabled=Field("boolean", required=True),
     reason=Field("string", max_length=500, nullable=True),
     until=Field("datetime", nullable=True, description="Scheduled end; must be in the future."),
-    force=Field("boolean", description="Enter even if a deployed pipeline would be left on "
-                                       "no healthy node (otherwise 409)."),
+    force=Field("boolean", description="Enter even if it breaks a deployed pipeline's disruption "
+                                       "budget (otherwise 409); audited as forced."),
 )
 NODE_MAINTENANCE = Body(**MAINTENANCE_FIELDS)
 BULK_MAINTENANCE = Body(
@@ -39,9 +40,6 @@ def maintenance_summary_json(node: VectorNode) -> dict:
             "status": node.status.value, **node_maintenance_json(node)}
 
 
-def _coverage_json(pipelines: list[Pipeline]) -> list[dict]:
-    return [{"pipelineId": p.id, "pipelineName": p.name, "environmentId": p.environment_id}
-            for p in pipelines]
 
 
 def _options(body: dict) -> dict:
@@ -72,7 +70,7 @@ def _selected_nodes(body: dict) -> list[VectorNode]:
     nodes = db.session.scalars(
         sa.select(VectorNode).where(VectorNode.environment_id == env.id).order_by(VectorNode.name)
     )
-    return [n for n in nodes if all((n.labels or {}).get(k) == v for k, v in labels.items())]
+    return [n for n in nodes if has_labels(n, labels)]
 
 
 @bp.post("/nodes/maintenance")
@@ -88,5 +86,5 @@ def bulk_maintenance():
         "enabled": body["enabled"],
         "nodes": [maintenance_summary_json(n) for n in result.changed],
         "unchangedNodeIds": [n.id for n in result.unchanged],
-        "coverageWarnings": _coverage_json(result.warnings),
+        "coverageWarnings": [s.as_dict() for s in result.warnings],
     })

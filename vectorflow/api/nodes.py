@@ -4,8 +4,6 @@ Maintenance has its own module (api/maintenance.py).
 """
 from __future__ import annotations
 
-import re
-
 import sqlalchemy as sa
 from flask import jsonify
 from sqlalchemy.orm import selectinload
@@ -25,7 +23,7 @@ NODE_LOAD = (
     selectinload(VectorNode.environment),
     selectinload(VectorNode.pipeline_statuses).selectinload(NodePipelineStatus.pipeline),
 )
-LABEL_KEY = re.compile(r"^[A-Za-z0-9_.\-/]{1,100}$")
+LABEL_KEY = node_service.LABEL_KEY
 
 LIST_NODES = Query(
     environmentId=Field("string", max_length=40),
@@ -39,13 +37,13 @@ LIST_NODES = Query(
 
 def label_filters(selectors: list[str]) -> list:
     """Turn ``key=value`` selectors into SQL conditions on the node's labels."""
-    conditions = []
+    labels = {}
     for selector in selectors:
         key, sep, value = selector.partition("=")
         if not sep or not LABEL_KEY.match(key):
             raise InvalidInput({"label": f"{selector!r} is not key=value"})
-        conditions.append(VectorNode.labels[key].as_string() == value)
-    return conditions
+        labels[key] = value
+    return node_service.label_clauses(labels)
 
 
 @bp.get("/nodes")

@@ -13,7 +13,7 @@ from functools import cache
 
 from .. import models
 from ..events.views import STREAM_QUERY
-from . import alerts, maintenance, nodes, pipelines, secrets, views
+from . import alerts, maintenance, nodes, pipelines, secrets, views, windows
 from .schema import (
     ANY_OBJECT,
     BOOLEAN,
@@ -225,9 +225,7 @@ PATHS: dict[str, dict[str, dict]] = {
                        "enabled": BOOLEAN,
                        "nodes": array(ref("NodeMaintenance")),
                        "unchangedNodeIds": array(STRING),
-                       "coverageWarnings": array(obj({
-                           "pipelineId": STRING, "pipelineName": STRING, "environmentId": STRING,
-                       })),
+                       "coverageWarnings": array(ref("BudgetShortfall")),
                    }),
                    body=maintenance.BULK_MAINTENANCE, errors=(403, 404, 409), tag="nodes"),
     },
@@ -244,6 +242,14 @@ PATHS: dict[str, dict[str, dict]] = {
         "put": op("Edit the draft (EDITOR); agents see it only after a deploy",
                   response=ref("Pipeline"), body=pipelines.UPDATE_PIPELINE,
                   errors=(403, 404, 409), tag="pipelines"),
+        "patch": op("Set the disruption budget (ADMIN)",
+                    description="The minimum number of healthy nodes outside maintenance that "
+                                "must keep running the deployed pipeline, or a percentage of the "
+                                "environment's nodes (rounded up); null restores the default of "
+                                "1. Every way into maintenance is refused with 409 when it "
+                                "would break a budget, unless forced.",
+                    response=ref("Pipeline"), body=pipelines.PATCH_PIPELINE,
+                    errors=(403, 404), tag="pipelines"),
         "delete": op("Delete an undeployed pipeline and its versions (EDITOR)", status=204,
                      errors=(403, 404, 409), tag="pipelines"),
     },
@@ -261,6 +267,38 @@ PATHS: dict[str, dict[str, dict]] = {
     "/api/v1/pipelines/{pipeline_id}/versions": {
         "get": op("List deployed versions, newest first", response=page("PipelineVersion"),
                   query=pipelines.LIST_VERSIONS, errors=(404,), tag="pipelines"),
+    },
+    "/api/v1/maintenance-windows": {
+        "get": op("List maintenance windows of your teams' environments",
+                  response=page("MaintenanceWindow"), query=windows.LIST_WINDOWS, errors=(404,),
+                  tag="maintenance-windows"),
+        "post": op("Create a maintenance window (ADMIN)",
+                   description="Give nodeIds or a selector, the first start (ISO 8601 with an "
+                               "offset), durationMinutes and optionally an IANA timezone and an "
+                               "RRULE. The sweep puts the targeted nodes into maintenance at "
+                               "each start (as the system) and takes them out at the end, "
+                               "skipping nodes already in maintenance and nodes a disruption "
+                               "budget protects (never forcing). If an occurrence is going on, "
+                               "it opens at once. Create it disabled to preview it first.",
+                   response=ref("MaintenanceWindow"), status=201, body=windows.CREATE_WINDOW,
+                   errors=(403, 404, 409), tag="maintenance-windows"),
+    },
+    "/api/v1/maintenance-windows/{window_id}": {
+        "get": op("Show a maintenance window with its current or last run",
+                  response=ref("MaintenanceWindow"), errors=(404,), tag="maintenance-windows"),
+        "patch": op("Change a maintenance window (ADMIN)",
+                    description="Any of the creation fields but environmentId. enabled=false "
+                                "ends an open occurrence at once; a new durationMinutes moves "
+                                "its end; a new target applies from the next sweep.",
+                    response=ref("MaintenanceWindow"), body=windows.UPDATE_WINDOW,
+                    errors=(403, 404, 409), tag="maintenance-windows"),
+        "delete": op("Delete a maintenance window (ADMIN); an open occurrence ends first",
+                     status=204, errors=(403, 404), tag="maintenance-windows"),
+    },
+    "/api/v1/maintenance-windows/{window_id}/preview": {
+        "get": op("The next occurrences and the nodes the window would take now",
+                  response=ref("MaintenanceWindowPreview"), query=windows.PREVIEW_WINDOW,
+                  errors=(404,), tag="maintenance-windows"),
     },
     "/api/v1/secrets": {
         "get": op("List an environment's secrets (names only)", response=page("Secret"),

@@ -8,6 +8,7 @@ from flask import jsonify
 
 from ..guards import get_environment_or_404, get_pipeline_or_404, require_login
 from ..models import LogLevel, Pipeline, PipelineVersion, Role
+from ..services import budgets
 from ..services import pipelines as pipeline_service
 from . import bp
 from .common import in_environments, no_content, page_response
@@ -41,8 +42,20 @@ UPDATE_PIPELINE = Body(
 LIST_VERSIONS = Query(**PAGE_FIELDS)
 
 
+BUDGET = Body(
+    minAvailable=Field("integer", nullable=True, minimum=0, maximum=budgets.MAX_MIN_AVAILABLE),
+    minAvailablePercent=Field("integer", nullable=True, minimum=0, maximum=100),
+)
+PATCH_PIPELINE = Body(
+    disruptionBudget=Field(
+        "object", required=True, nullable=True, fields=BUDGET,
+        description='{"minAvailable": N} or {"minAvailablePercent": P}; null: the default (1).'),
+)
+
+
 def represent(pipeline: Pipeline) -> dict:
-    return pipeline_json(pipeline, pipeline_service.latest_version(pipeline))
+    return pipeline_json(pipeline, pipeline_service.latest_version(pipeline),
+                         budgets.states([pipeline])[pipeline.id])
 
 
 @bp.get("/pipelines")
@@ -54,7 +67,8 @@ def list_pipelines():
         query = query.where(Pipeline.name == args["name"])
     rows, cursor = paginate(query, [Pipeline.name, Pipeline.id], args)
     latest = pipeline_service.latest_versions(p.id for p in rows)
-    return page_response(rows, cursor, lambda p: pipeline_json(p, latest.get(p.id)))
+    budget = budgets.states(rows)
+    return page_response(rows, cursor, lambda p: pipeline_json(p, latest.get(p.id), budget[p.id]))
 
 
 @bp.post("/pipelines")
@@ -86,6 +100,16 @@ def update_pipeline(pipeline_id):
         pipeline, config_yaml=data.get("configYaml"), description=data.get("description"),
         log_level=log_level, name=data.get("name"),
     )
+    return jsonify(represent(pipeline))
+
+
+@bp.patch("/pipelines/<pipeline_id>")
+@require_login
+def patch_pipeline(pipeline_id):
+    """Set the pipeline's disruption budget (ADMIN: it decides who may take nodes down)."""
+    pipeline = get_pipeline_or_404(pipeline_id, Role.ADMIN)
+    data = PATCH_PIPELINE.parse()
+    pipeline = budgets.set_budget(pipeline, budgets.parse_budget(data["disruptionBudget"]))
     return jsonify(represent(pipeline))
 
 

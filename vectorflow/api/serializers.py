@@ -15,6 +15,8 @@ from ..models import (
     DrainState,
     Environment,
     LogLevel,
+    MaintenanceWindow,
+    MaintenanceWindowRun,
     NodePipelineStatus,
     NodeStatus,
     Pipeline,
@@ -26,6 +28,7 @@ from ..models import (
     Team,
     VectorNode,
 )
+from ..services.budgets import BudgetState
 from ..services.nodes import effective_status, unreachable_cutoff
 from .schema import (
     ANY_OBJECT,
@@ -325,6 +328,31 @@ def audit_json(row: AuditLog) -> dict:
 
 # -- pipelines ---------------------------------------------------------------------------------
 
+SCHEMAS["DisruptionBudget"] = obj({
+    "minAvailable": {**nullable(INTEGER), "description": "Healthy nodes outside maintenance "
+                     "that must keep running it; null with minAvailablePercent null: 1."},
+    "minAvailablePercent": {**nullable(INTEGER),
+                            "description": "Or this percentage of the environment's nodes."},
+    "default": BOOLEAN,
+    "requiredNodes": {**INTEGER, "description": "What the budget asks for now."},
+    "availableNodes": {**INTEGER, "description": "Healthy nodes outside maintenance running it now."},
+})
+SCHEMAS["BudgetShortfall"] = obj({
+    "pipelineId": STRING,
+    "pipelineName": STRING,
+    "environmentId": STRING,
+    "requiredNodes": INTEGER,
+    "availableNodes": INTEGER,
+    "remainingNodes": {**INTEGER, "description": "What would remain after the change."},
+})
+
+
+def budget_json(state: BudgetState) -> dict:
+    """Represent a pipeline's disruption budget and the counts that hold now."""
+    return {**state.budget.as_dict(), "default": state.budget.is_default,
+            "requiredNodes": state.required, "availableNodes": state.available}
+
+
 SCHEMAS["Pipeline"] = obj({
     "id": STRING,
     "environmentId": STRING,
@@ -337,13 +365,16 @@ SCHEMAS["Pipeline"] = obj({
     "latestVersion": nullable(INTEGER),
     "draftDiffers": {"type": "boolean",
                      "description": "The draft differs from the latest version; deploy to ship it."},
+    "disruptionBudget": ref("DisruptionBudget"),
     "createdAt": DATETIME,
     "updatedAt": DATETIME,
 })
 
 
-def pipeline_json(pipeline: Pipeline, latest: PipelineVersion | None) -> dict:
-    """Represent a pipeline; ``latest`` is its newest version (services.pipelines.latest_versions)."""
+def pipeline_json(pipeline: Pipeline, latest: PipelineVersion | None,
+                  budget: BudgetState) -> dict:
+    """Represent a pipeline; ``latest`` is its newest version (services.pipelines.latest_versions)
+    and ``budget`` its budget state (services.budgets.states)."""
     from ..services.pipelines import draft_differs
 
     return {
@@ -357,6 +388,7 @@ def pipeline_json(pipeline: Pipeline, latest: PipelineVersion | None) -> dict:
         "deployedAt": ts(pipeline.deployed_at),
         "latestVersion": latest.version if latest else None,
         "draftDiffers": draft_differs(pipeline, latest) if latest else True,
+        "disruptionBudget": budget_json(budget),
         "createdAt": ts(pipeline.created_at),
         "updatedAt": ts(pipeline.updated_at),
     }
@@ -534,4 +566,112 @@ def delivery_json(row) -> dict:
         "lastAttemptAt": ts(row.last_attempt_at),
         "nextAttemptAt": ts(row.next_attempt_at) if row.status == "pending" else None,
         "deliveredAt": ts(row.delivered_at),
+    }
+
+
+# -- maintenance windows ---------------------------------------------------------------------------
+
+SCHEMAS["MaintenanceWindowRun"] = obj({
+    "startedAt": {**DATETIME, "description": "The occurrence's start."},
+    "endsAt": {**DATETIME, "description": "The occurrence's end."},
+    "openedAt": {**DATETIME, "description": "When the sweep opened it (later after a restart)."},
+    "endedAt": {**nullable(DATETIME), "description": "null while the window is open."},
+    "nodeIds": {**array(STRING), "description": "The nodes it put into maintenance (or took "
+                                                "over from another window)."},
+    "skipped": array(obj({"nodeId": STRING, "reason": STRING})),
+})
+
+
+def window_run_json(run: MaintenanceWindowRun) -> dict:
+    """Represent one occurrence of a window: what it took and what it skipped, and why."""
+    return {
+        "startedAt": ts(run.started_at),
+        "endsAt": ts(run.ends_at),
+        "openedAt": ts(run.opened_at),
+        "endedAt": ts(run.ended_at),
+        "nodeIds": list(run.node_ids or []),
+        "skipped": [{"nodeId": s["nodeId"], "reason": s["reason"]} for s in run.skipped or []],
+    }
+
+
+SCHEMAS["MaintenanceWindow"] = obj({
+    "id": STRING,
+    "environmentId": STRING,
+    "name": STRING,
+    "nodeIds": nullable(array(STRING)),
+    "selector": nullable(obj({"labels": STRING_MAP})),
+    "start": {**DATETIME, "description": "The first occurrence, with the window's UTC offset."},
+    "durationMinutes": INTEGER,
+    "timezone": {**STRING, "description": "IANA time zone of the recurrence."},
+    "rrule": nullable(STRING),
+    "reason": nullable(STRING),
+    "enabled": BOOLEAN,
+    "active": {**BOOLEAN, "description": "An occurrence is open now."},
+    "nextStart": {**nullable(DATETIME), "description": "The next occurrence not opened yet, "
+                                                      "with the window's UTC offset."},
+    "lastRun": {**nullable(ref("MaintenanceWindowRun")),
+                "description": "The current occurrence, or else the latest."},
+    "createdBy": STRING,
+    "createdAt": DATETIME,
+    "updatedAt": DATETIME,
+})
+
+
+def _in_zone(value: datetime | None, zone: str) -> str | None:
+    from ..services.windows import local
+
+    return local(value, zone).isoformat() if value is not None else None
+
+
+def window_json(window: MaintenanceWindow, run: MaintenanceWindowRun | None) -> dict:
+    """Represent a window; ``run`` is its current or latest run (services.windows.last_runs)."""
+    return {
+        "id": window.id,
+        "environmentId": window.environment_id,
+        "name": window.name,
+        "nodeIds": list(window.node_ids) if window.node_ids is not None else None,
+        "selector": ({"labels": dict((window.selector or {}).get("labels") or {})}
+                     if window.node_ids is None else None),
+        "start": _in_zone(window.start_at, window.timezone),
+        "durationMinutes": window.duration_minutes,
+        "timezone": window.timezone,
+        "rrule": window.rrule,
+        "reason": window.reason,
+        "enabled": bool(window.enabled),
+        "active": run is not None and run.ended_at is None,
+        "nextStart": _in_zone(window.next_start_at, window.timezone),
+        "lastRun": window_run_json(run) if run is not None else None,
+        "createdBy": window.created_by_label or "",
+        "createdAt": ts(window.created_at),
+        "updatedAt": ts(window.updated_at),
+    }
+
+
+SCHEMAS["MaintenanceWindowPreview"] = obj({
+    "windowId": STRING,
+    "timezone": STRING,
+    "occurrences": array(obj({
+        "start": DATETIME,
+        "end": DATETIME,
+        "shifted": {**BOOLEAN, "description": "Daylight saving moved it off the series' "
+                                              "wall-clock time (a start in the spring-forward "
+                                              "gap runs later, as RFC 5545 says)."},
+    })),
+    "nodes": {**array(obj({"id": STRING, "name": STRING})),
+              "description": "The nodes it would take into maintenance if it opened now."},
+    "skipped": array(obj({"nodeId": STRING, "nodeName": STRING, "reason": STRING})),
+})
+
+
+def window_preview_json(window: MaintenanceWindow, shown) -> dict:
+    """Represent a services.windows.Preview of a stored window."""
+    return {
+        "windowId": window.id,
+        "timezone": window.timezone,
+        "occurrences": [{"start": _in_zone(start, window.timezone),
+                         "end": _in_zone(end, window.timezone), "shifted": shown.shifted(start)}
+                        for start, end in shown.occurrences],
+        "nodes": [{"id": n.id, "name": n.name} for n in shown.nodes],
+        "skipped": [{"nodeId": n.id, "nodeName": n.name, "reason": why}
+                    for n, why in shown.skipped],
     }

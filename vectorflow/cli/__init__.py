@@ -42,6 +42,10 @@ def register(app) -> None:
     for command in (tokens.tokens, pipelines.pipelines, audit.audit_command):
         app.cli.add_command(command)
 
+    from .windows import windows
+
+    app.cli.add_command(windows)
+
     from .demo import demo_command
     from .simulate import simulate_command
 

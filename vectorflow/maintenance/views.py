@@ -13,8 +13,9 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from ..api.serializers import node_maintenance_json
 from ..auth.views import safe_next
 from ..guards import get_node_or_404, require_login, wants_json
-from ..models import Pipeline, Role, VectorNode
+from ..models import Role, VectorNode
 from ..services import Conflict
+from ..services.budgets import Shortfall
 from ..services import maintenance as service
 from ..transactions import attempt
 from . import bp
@@ -24,10 +25,10 @@ TRUE = {"1", "true", "on", "yes"}
 
 @dataclass
 class MaintenanceInfo:
-    """What the toggle dialog says about a node: pipelines running now, coverage lost."""
+    """What the toggle dialog says about a node: pipelines running now, budgets it would break."""
 
     running: int
-    warnings: list[Pipeline]
+    warnings: list[Shortfall]
 
 
 def maintenance_info(node: VectorNode, enabled: bool) -> MaintenanceInfo | None:
@@ -35,7 +36,7 @@ def maintenance_info(node: VectorNode, enabled: bool) -> MaintenanceInfo | None:
     leaves), read when it is shown: a few indexed queries."""
     if not enabled:
         return None
-    return MaintenanceInfo(service.running_count(node), service.coverage_warnings(node))
+    return MaintenanceInfo(service.running_count(node), service.budget_shortfalls(node))
 
 
 def next_url(value: str | None, node: VectorNode) -> str:

@@ -13,7 +13,13 @@ from .fleet import (
     SecretBackend,
     VectorNode,
 )
-from .maintenance import DrainState, ExitKind, MaintenancePeriod
+from .maintenance import (
+    DrainState,
+    ExitKind,
+    MaintenancePeriod,
+    MaintenanceWindow,
+    MaintenanceWindowRun,
+)
 from .pipelines import LogLevel, NodePipelineStatus, Pipeline, PipelineVersion, ProcessStatus, Secret
 from .settings import SystemSettings
 from .tokens import ApiToken
@@ -21,7 +27,7 @@ from .tokens import ApiToken
 __all__ = [
     "Alert", "AlertRule", "NotificationChannel", "NotificationDelivery",
     "ApiToken", "AuditLog", "DeploymentMode", "DrainState", "Environment", "Event", "ExitKind",
-    "LogLevel", "MaintenancePeriod", "NodeMetric",
+    "LogLevel", "MaintenancePeriod", "MaintenanceWindow", "MaintenanceWindowRun", "NodeMetric",
     "NodePipelineStatus", "NodeStatus", "NodeStatusEvent", "Pipeline", "PipelineVersion",
     "ProcessStatus", "Role", "Secret", "SecretBackend", "SystemSettings", "Team", "TeamMember",
     "User", "UserSession", "VectorNode", "utcnow",

@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import IntegerField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..models import LogLevel
 from ..services import secrets
@@ -30,3 +30,12 @@ class SecretForm(FlaskForm):
 
 class RotateSecretForm(FlaskForm):
     value = TextAreaField("New value", validators=[DataRequired()])
+
+
+class BudgetForm(FlaskForm):
+    kind = SelectField("Disruption budget", default="default", choices=[
+        SelectChoice("default", "Default: 1 node"),
+        SelectChoice("count", "At least N nodes"),
+        SelectChoice("percent", "At least N % of the environment's nodes"),
+    ])
+    value = IntegerField("N", validators=[Optional(), NumberRange(min=0, max=100_000)])

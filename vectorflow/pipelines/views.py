@@ -8,13 +8,13 @@ from flask_login import current_user
 from ..extensions import db
 from ..guards import get_environment_or_404, get_pipeline_or_404, get_secret_or_404, require_login
 from ..models import Environment, Pipeline, PipelineVersion, Role, Team
-from ..services import ServiceError
+from ..services import ServiceError, budgets
 from ..services import pipelines as pipeline_service
 from ..services import secrets as secret_service
 from ..teams.forms import EmptyForm
 from . import bp
 from ..transactions import attempt
-from .forms import PipelineForm, RotateSecretForm, SecretForm
+from .forms import BudgetForm, PipelineForm, RotateSecretForm, SecretForm
 
 FIELD_OF_DETAIL = {"config": "config_yaml", "name": "name", "logLevel": "log_level"}
 
@@ -72,7 +72,7 @@ def create(env_id):
     return render_template("pipelines/new.html", environment=env, form=form), status
 
 
-def _render_show(pipeline, form=None, status=200):
+def _render_show(pipeline, form=None, status=200, budget_form=None):
     latest = pipeline_service.latest_version(pipeline)
     differs = pipeline_service.draft_differs(pipeline, latest)
     diff = ""
@@ -88,9 +88,16 @@ def _render_show(pipeline, form=None, status=200):
             log_level=pipeline.draft_log_level.value if pipeline.draft_log_level else "",
             config_yaml=pipeline.draft_yaml,
         )
+    budget = budgets.states([pipeline])[pipeline.id]
+    if budget_form is None:
+        kind = ("percent" if budget.budget.min_available_percent is not None
+                else "count" if budget.budget.min_available is not None else "default")
+        budget_form = BudgetForm(kind=kind, value=budget.budget.min_available_percent
+                                 if kind == "percent" else budget.budget.min_available)
     return render_template(
         "pipelines/show.html", pipeline=pipeline, environment=pipeline.environment, form=form,
-        latest=latest, differs=differs, diff=diff, button=EmptyForm(),
+        latest=latest, differs=differs, diff=diff, button=EmptyForm(), budget=budget,
+        budget_form=budget_form,
     ), status
 
 
@@ -155,6 +162,28 @@ def delete(pipeline_id):
     env_id = get_pipeline_or_404(pipeline_id, Role.EDITOR).environment_id
     failed = _action(pipeline_id, pipeline_service.delete_pipeline, lambda _: "Pipeline deleted.")
     return failed or redirect(url_for("pipelines.index", env_id=env_id))
+
+
+@bp.post("/pipelines/<pipeline_id>/budget")
+@require_login
+def set_budget(pipeline_id):
+    """Set the pipeline's disruption budget (ADMIN)."""
+    pipeline = get_pipeline_or_404(pipeline_id, Role.ADMIN)
+    form = BudgetForm()
+    if not form.validate_on_submit():
+        return _render_show(pipeline, status=400, budget_form=form)
+    kind, value = form.kind.data, form.value.data
+    if kind != "default" and value is None:
+        form.value.errors = ["Enter a number."]
+        return _render_show(pipeline, status=400, budget_form=form)
+    raw = {"count": {"minAvailable": value}, "percent": {"minAvailablePercent": value}}.get(kind)
+    _, err = attempt(lambda: budgets.set_budget(pipeline, budgets.parse_budget(raw)))
+    if err is not None:
+        form.value.errors = [err.message]
+        return _render_show(get_pipeline_or_404(pipeline_id, Role.ADMIN), status=err.status_code,
+                            budget_form=form)
+    flash("Disruption budget saved.", "success")
+    return redirect(url_for("pipelines.show", pipeline_id=pipeline_id))
 
 
 @bp.get("/pipelines/<pipeline_id>/versions")

@@ -48,6 +48,8 @@ from ..templating import iso
 from . import ServiceError
 from .actors import Actor, current_actor
 from .audit import record
+from .budgets import BudgetState
+from .budgets import states as budget_states
 from .events import emit
 from .locks import lock_environments, lock_free_nodes
 from .nodes import effective_status_clause, unreachable_cutoff
@@ -176,15 +178,15 @@ def _pipeline_crashed(scan: Scan) -> list[Condition]:
     return found
 
 
-def pipelines_below_budget(env_ids: Iterable[str], now: datetime) -> list[Pipeline]:
-    """Return the deployed pipelines running on fewer healthy nodes than they need.
-
-    Until disruption budgets exist, a pipeline needs one healthy node outside maintenance;
-    the budget work replaces this function (and only it).
-    """
-    from .maintenance import uncovered_pipelines
-
-    return uncovered_pipelines(env_ids, now)
+def pipelines_below_budget(env_ids: Iterable[str], now: datetime
+                           ) -> list[tuple[Pipeline, BudgetState]]:
+    """Return the deployed pipelines running on fewer counting nodes than their disruption
+    budget requires (services.budgets), with the numbers."""
+    pipelines = db.session.scalars(
+        sa.select(Pipeline).where(Pipeline.environment_id.in_(sorted(set(env_ids))),
+                                  Pipeline.deployed.is_(True)).order_by(Pipeline.name)).all()
+    held = budget_states(list(pipelines), now)
+    return [(p, held[p.id]) for p in pipelines if held[p.id].available < held[p.id].required]
 
 
 def _pipeline_below_budget(scan: Scan) -> list[Condition]:
@@ -194,9 +196,11 @@ def _pipeline_below_budget(scan: Scan) -> list[Condition]:
     if not env_ids:
         return []
     return [Condition("pipeline_below_budget", p.environment_id, p.name,
-                      f"Pipeline {p.name} runs on no healthy node outside maintenance",
+                      f"Pipeline {p.name} runs on {held.available} healthy node"
+                      f"{'' if held.available == 1 else 's'} outside maintenance; its "
+                      f"disruption budget needs {held.required}",
                       pipeline_id=p.id)
-            for p in pipelines_below_budget(env_ids, scan.now)]
+            for p, held in pipelines_below_budget(env_ids, scan.now)]
 
 
 def _drain_overrun(scan: Scan) -> list[Condition]:

@@ -4,7 +4,8 @@ The lock order (PostgreSQL; SQLite has a single writer, which already serialises
 
 1. environments, by id ascending (``lock_environments``): a decision that reads other nodes
    of the environment (the coverage guard, deploys);
-2. pipelines (``services.pipelines``), after their environment;
+2. pipelines (``services.pipelines``), after their environment; maintenance windows and
+   their runs are only written while their environment is locked (``services.windows``);
 3. nodes, by id ascending (``lock_nodes``/``lock_node``; a heartbeat locks its node in its
    authentication lookup);
 4. a node's own rows (maintenance periods, pipeline statuses, metrics, status history),
@@ -41,8 +42,10 @@ def lock_environments(ids: Iterable[str]) -> None:
         ).all()
 
 
-def lock_nodes(ids: Iterable[str], *, delete: bool = False) -> list[VectorNode]:
-    """Lock these nodes (ascending id) and re-read them; NotFound if one no longer exists.
+def lock_nodes(ids: Iterable[str], *, delete: bool = False,
+               missing_ok: bool = False) -> list[VectorNode]:
+    """Lock these nodes (ascending id) and re-read them; NotFound if one no longer exists
+    (``missing_ok``: return those that still exist).
 
     Loaded copies are refreshed in place, so callers may keep using the objects they have.
     """
@@ -54,7 +57,7 @@ def lock_nodes(ids: Iterable[str], *, delete: bool = False) -> list[VectorNode]:
         .with_for_update(key_share=not delete)
         .execution_options(populate_existing=True)
     ))
-    if len(nodes) != len(ids):
+    if len(nodes) != len(ids) and not missing_ok:
         missing = sorted(set(ids) - {n.id for n in nodes})
         raise NotFound(f"node {missing[0]} not found", {"nodeIds": missing})
     return nodes

@@ -32,6 +32,7 @@ MAX_URL = 2000
 CHECKSUM_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 LIVE = (NodeStatus.HEALTHY, NodeStatus.DEGRADED)
+LABEL_KEY = re.compile(r"^[A-Za-z0-9_.\-/]{1,100}$")
 
 
 def unreachable_cutoff(now: datetime | None = None) -> datetime:
@@ -59,6 +60,17 @@ def effective_status_clause(status: NodeStatus, cutoff: datetime):
     if status in LIVE:
         return sa.and_(VectorNode.status == status, sa.not_(stale))
     return VectorNode.status == status
+
+
+def label_clauses(labels: dict[str, str]) -> list:
+    """Return SQL conditions selecting nodes that carry every one of these labels."""
+    return [VectorNode.labels[key].as_string() == value for key, value in sorted(labels.items())]
+
+
+def has_labels(node: VectorNode, labels: dict[str, str]) -> bool:
+    """Return whether ``node`` carries every one of these labels (as ``label_clauses``)."""
+    own = node.labels or {}
+    return all(own.get(key) == value for key, value in labels.items())
 
 
 def _set_status(node: VectorNode, status: NodeStatus, reason: str) -> None:

@@ -349,6 +349,19 @@ def queue_maintenance(node: VectorNode, state: str, details: dict) -> list[Notif
     return _queue(channels, payload["type"], payload)
 
 
+def queue_window_skipped(window, details: dict) -> list[NotificationDelivery]:
+    """Queue a maintenance window's skipped nodes (kept out by disruption budgets) to the
+    channels that take ``window_skipped``."""
+    channels = _channels_for(window.environment.team_id,
+                             lambda c: "window_skipped" in (c.events or []))
+    if not channels:
+        return []
+    payload = {"type": "maintenance.window_skipped", "window": details,
+               "environment": {"id": window.environment_id, "name": window.environment.name},
+               "links": {"window": _link(f"/maintenance-windows/{window.id}")}}
+    return _queue(channels, payload["type"], payload)
+
+
 # ------------------------------------------------------------------------------ sending
 
 

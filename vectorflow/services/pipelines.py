@@ -170,7 +170,7 @@ def update_draft(
 
     Arguments left as None keep their value; pass ``log_level=""`` to reset it to the default.
     """
-    pipeline = _lock(pipeline)
+    pipeline = lock_pipeline(pipeline)
     before = _summary(pipeline)
     if name is not None:
         name = _check_name(name)
@@ -248,7 +248,7 @@ def missing_references(env: Environment, config_yaml: str) -> tuple[list[str], l
     return sorted(wanted_secrets - existing), sorted(wanted_certs - existing)
 
 
-def _lock(pipeline: Pipeline) -> Pipeline:
+def lock_pipeline(pipeline: Pipeline) -> Pipeline:
     """Lock the pipeline's environment, then its row (services.locks: the lock order), so
     concurrent deploys run one after the other; NotFound if it was deleted meanwhile."""
     lock_environments([pipeline.environment_id])
@@ -267,7 +267,7 @@ def deploy_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> Pipeli
     Deploying a pipeline that is already deployed with an unchanged draft changes
     nothing and returns the current version.
     """
-    pipeline = _lock(pipeline)
+    pipeline = lock_pipeline(pipeline)
     env = pipeline.environment
     check_config(pipeline.draft_yaml)
     secrets, certs = missing_references(env, pipeline.draft_yaml)
@@ -314,7 +314,7 @@ def deploy_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> Pipeli
 
 def undeploy_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> Pipeline:
     """Stop delivering a pipeline to agents (they stop it on their next poll)."""
-    pipeline = _lock(pipeline)
+    pipeline = lock_pipeline(pipeline)
     if not pipeline.deployed:
         return pipeline
     env = pipeline.environment
@@ -333,7 +333,7 @@ def undeploy_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> Pipe
 
 def delete_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> None:
     """Delete an undeployed pipeline and its versions."""
-    pipeline = _lock(pipeline)
+    pipeline = lock_pipeline(pipeline)
     if pipeline.deployed:
         raise Conflict(f"pipeline {pipeline.name!r} is deployed; undeploy it before deleting it")
     env = pipeline.environment
