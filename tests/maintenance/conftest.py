@@ -40,3 +40,12 @@ def node(world):
     created, _token = make_node(world.env, "edge-1")
     db.session.commit()
     return created
+
+
+@pytest.fixture
+def nodes(world):
+    """Three healthy nodes by name: web-1 and web-2 in rack r1, db-1 in rack r2."""
+    made = {name: make_node(world.env, name, labels={"rack": rack})[0]
+            for name, rack in (("web-1", "r1"), ("web-2", "r1"), ("db-1", "r2"))}
+    db.session.commit()
+    return made

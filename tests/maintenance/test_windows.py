@@ -79,15 +79,6 @@ def events(kind: str) -> list[dict]:
         sa.select(Event).where(Event.type == f"maintenance_window.{kind}").order_by(Event.id))]
 
 
-@pytest.fixture
-def nodes(world):
-    """Three healthy nodes: web-1 and web-2 in rack r1, db-1 in rack r2."""
-    made = {name: make_node(world.env, name, labels={"rack": rack})[0]
-            for name, rack in (("web-1", "r1"), ("web-2", "r1"), ("db-1", "r2"))}
-    db.session.commit()
-    return made
-
-
 # ------------------------------------------------------------------ on time, across DST
 
 def test_a_weekly_window_opens_and_closes_on_time_across_a_daylight_saving_change(world, nodes):

@@ -8,21 +8,13 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import make_node, make_pipeline
+from tests.factories import make_pipeline
 from tests.maintenance.conftest import report
 from tests.maintenance.test_windows import sweep, t
 from vectorflow.extensions import db
 from vectorflow.models import AuditLog, MaintenanceWindow
 
 URL = "/api/v1/maintenance-windows"
-
-
-@pytest.fixture
-def nodes(world):
-    made = {name: make_node(world.env, name, labels={"rack": rack})[0]
-            for name, rack in (("web-1", "r1"), ("web-2", "r1"), ("db-1", "r2"))}
-    db.session.commit()
-    return made
 
 
 def body(world, **extra) -> dict:

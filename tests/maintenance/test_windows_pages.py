@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import make_node, make_pipeline
+from tests.factories import make_pipeline
 from tests.maintenance.conftest import report
 from tests.maintenance.test_windows import sweep, t
 from vectorflow import transactions
@@ -18,14 +18,6 @@ ALICE = Actor("user", "u-alice", "alice@example.com")
 FORM = {"name": "patch-tuesday", "target": "labels", "labels": "rack=r1",
         "start": "2099-03-03T02:00", "duration": "60", "timezone": "Europe/Berlin",
         "rrule": "FREQ=WEEKLY;BYDAY=TU", "reason": "kernel upgrades", "enabled": "y"}
-
-
-@pytest.fixture
-def nodes(world):
-    made = {name: make_node(world.env, name, labels={"rack": rack})[0]
-            for name, rack in (("web-1", "r1"), ("web-2", "r1"), ("db-1", "r2"))}
-    db.session.commit()
-    return made
 
 
 def windows_count() -> int:

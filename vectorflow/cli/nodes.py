@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 
 from ..extensions import db
 from ..models import Environment, VectorNode
-from ..services import ServiceError
+from ..services import ServiceError, find_by_id_or_name
 from ..services.actors import Actor
 from ..services.nodes import effective_status, unreachable_cutoff
 from . import commit_or_fail
@@ -21,17 +21,13 @@ def nodes():
 
 def find_node(name_or_id: str) -> VectorNode:
     """Return the node with this id or unique name, or fail with a one-line error."""
-    node = db.session.get(VectorNode, name_or_id)
-    if node is not None:
-        return node
-    matches = db.session.scalars(
-        sa.select(VectorNode).where(VectorNode.name == name_or_id).limit(2)
-    ).all()
-    if len(matches) > 1:
-        raise click.ClickException(f"node name {name_or_id!r} is ambiguous; use its id")
-    if not matches:
+    try:
+        node = find_by_id_or_name(VectorNode, name_or_id, "node")
+    except ServiceError as err:
+        raise click.ClickException(err.message) from None
+    if node is None:
         raise click.ClickException(f"no node with id or name {name_or_id!r}")
-    return matches[0]
+    return node
 
 
 @nodes.command("maintenance")

@@ -22,3 +22,22 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     status_code = 409
+
+
+
+def find_by_id_or_name(model, name_or_id: str, what: str, *scope):
+    """Return the ``model`` row with this id, or else the one with this exact name, among the
+    rows matching ``scope`` (conditions); ServiceError if that name is not unique there."""
+    import sqlalchemy as sa
+
+    from ..extensions import db
+
+    rows = db.session.scalars(
+        sa.select(model).where(sa.or_(model.id == name_or_id, model.name == name_or_id), *scope)
+        .limit(3)).all()
+    by_id = [row for row in rows if row.id == name_or_id]
+    if by_id:
+        return by_id[0]
+    if len(rows) > 1:
+        raise ServiceError(f"{what} name {name_or_id!r} is ambiguous; use its id")
+    return rows[0] if rows else None

@@ -10,7 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import Role, Team, TeamMember, User
-from . import Conflict, NotFound, ServiceError
+from . import Conflict, NotFound, ServiceError, find_by_id_or_name
 from .actors import Actor
 from .audit import record
 from .sessions import end_all_sessions
@@ -76,10 +76,8 @@ def create_user(
 
 
 def find_team(name_or_id: str) -> Team | None:
-    """Return a team by id or exact name."""
-    return db.session.get(Team, name_or_id) or db.session.scalar(
-        sa.select(Team).where(Team.name == name_or_id)
-    )
+    """Return a team by id or exact name (team names are unique)."""
+    return find_by_id_or_name(Team, name_or_id, "team")
 
 
 def create_team(name: str, *, actor: Actor | None = None) -> Team:

@@ -6,23 +6,15 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..models import Environment, SecretBackend, Team
 from ..security import ENROLL_PREFIX, generate_token, token_digest, token_hint
-from . import Conflict, ServiceError
+from . import Conflict, ServiceError, find_by_id_or_name
 from .actors import Actor
 from .audit import record
 
 
 def find_environment(name_or_id: str, team: Team | None = None) -> Environment | None:
     """Return an environment by id, or by name (within ``team`` when given)."""
-    env = db.session.get(Environment, name_or_id)
-    if env is not None and (team is None or env.team_id == team.id):
-        return env
-    query = sa.select(Environment).where(Environment.name == name_or_id)
-    if team is not None:
-        query = query.where(Environment.team_id == team.id)
-    matches = db.session.scalars(query.limit(2)).all()
-    if len(matches) > 1:
-        raise ServiceError(f"environment name {name_or_id!r} is ambiguous; use its id")
-    return matches[0] if matches else None
+    scope = [Environment.team_id == team.id] if team is not None else []
+    return find_by_id_or_name(Environment, name_or_id, "environment", *scope)
 
 
 def create_environment(

@@ -45,7 +45,7 @@ from ..models import (
     VectorNode,
     utcnow,
 )
-from . import Conflict, NotFound, ServiceError
+from . import Conflict, NotFound, ServiceError, find_by_id_or_name
 from .actors import Actor, current_actor
 from .audit import record
 from .budgets import admit
@@ -754,17 +754,8 @@ def sweep_windows(now: datetime | None = None) -> None:
 
 
 def find_window(name_or_id: str, env: Environment | None = None) -> MaintenanceWindow | None:
-    """Return a window by id, or by name (in ``env`` when given); Conflict if the name is
-    used in several environments."""
-    window = db.session.get(MaintenanceWindow, name_or_id)
-    if window is not None and (env is None or window.environment_id == env.id):
-        return window
-    query = sa.select(MaintenanceWindow).where(MaintenanceWindow.name == name_or_id)
-    if env is not None:
-        query = query.where(MaintenanceWindow.environment_id == env.id)
-    found = db.session.scalars(query.limit(2)).all()
-    if len(found) > 1:
-        raise Conflict(f"window name {name_or_id!r} is used in several environments; "
-                       "give the environment or the id")
-    return found[0] if found else None
+    """Return a window by id, or by name (in ``env`` when given); ServiceError if the name
+    is used in several environments."""
+    scope = [MaintenanceWindow.environment_id == env.id] if env is not None else []
+    return find_by_id_or_name(MaintenanceWindow, name_or_id, "window", *scope)
 

@@ -108,17 +108,7 @@ def new(env_id):
 def create(env_id):
     """Preview the form (action=preview) or save it as a new window."""
     env = get_environment_or_404(env_id, Role.ADMIN)
-    form = _form_for(env)
-    checked, status = _checked(env, form, None), 400
-    if checked is not None and request.form.get("action") != "preview":
-        window, err = attempt(service.create_window, env, checked[0])
-        if err is None:
-            flash(f"Maintenance window {window.name} saved.", "success")
-            return redirect(url_for("windows.show", window_id=window.id))
-        checked, status = None, _refused(form, err)
-    shown = service.preview(env, checked[1]) if checked is not None else None
-    return render_template("windows/edit.html", environment=env, window=None, form=form,
-                           zones=ZONES, shown=shown), 200 if checked is not None else status
+    return _preview_or_save(env, None)
 
 
 @bp.get("/maintenance-windows/<window_id>")
@@ -146,14 +136,22 @@ def edit(window_id):
 def update(window_id):
     """Preview the changed form (action=preview) or save the changes."""
     window = get_window_or_404(window_id, Role.ADMIN)
-    env = window.environment
+    return _preview_or_save(window.environment, window)
+
+
+def _preview_or_save(env, window):
+    """Show the edit page with a preview of the form (action=preview), or save the form as a
+    new window (``window`` None) or as changes to ``window``, then go to its page."""
     form = _form_for(env, window)
     checked, status = _checked(env, form, window), 400
     if checked is not None and request.form.get("action") != "preview":
-        _, err = attempt(service.update_window, window, checked[0])
+        if window is None:
+            saved, err = attempt(service.create_window, env, checked[0])
+        else:
+            saved, err = attempt(service.update_window, window, checked[0])
         if err is None:
-            flash(f"Maintenance window {window.name} saved.", "success")
-            return redirect(url_for("windows.show", window_id=window.id))
+            flash(f"Maintenance window {saved.name} saved.", "success")
+            return redirect(url_for("windows.show", window_id=saved.id))
         checked, status = None, _refused(form, err)
     shown = service.preview(env, checked[1]) if checked is not None else None
     return render_template("windows/edit.html", environment=env, window=window, form=form,
