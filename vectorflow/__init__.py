@@ -67,6 +67,10 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from .schemas.base import IdConverter
+
+    app.url_map.converters["id"] = IdConverter
+
     from .agent import bp as agent_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from .extensions import db
 from .models import Environment, Pipeline, Role, Secret, Team, VectorNode
+from .schemas.fields import is_clean_id
 
 
 def wants_json() -> bool:
@@ -78,7 +79,7 @@ def check_team_role(team_id: str, min_role: Role) -> Role:
 
 
 def _load(model, object_id, team_of, min_role: Role):
-    obj = db.session.get(model, object_id) if object_id else None
+    obj = db.session.get(model, object_id) if is_clean_id(object_id) else None
     if obj is None:
         abort(404)
     check_team_role(team_of(obj), min_role)

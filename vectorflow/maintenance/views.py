@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
 
-from ..api.serializers import node_maintenance_json
 from ..auth.views import safe_next
 from ..extensions import db
 from ..guards import get_node_or_404, require_login, wants_json
 from ..models import Pipeline, Role, VectorNode
+from ..schemas.api import MaintenanceState
 from ..services import Conflict, ServiceError
 from ..services import maintenance as service
 from . import bp
@@ -115,7 +115,8 @@ def toggle(node_id):
         status = 409 if isinstance(err, Conflict) else 400
         return confirm_page(node, enabled, back, error=err.message, form=form), status
     if wants_json():
-        return jsonify({"changed": changed, "node": {"id": node.id, **node_maintenance_json(node)}})
+        return jsonify({"changed": changed,
+                        "node": {"id": node.id, **MaintenanceState.of(node).as_json()}})
     if not changed:
         flash(f"{node.name} was already {'in' if enabled else 'out of'} maintenance.", "info")
     elif enabled:

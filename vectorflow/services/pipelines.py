@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Environment, LogLevel, Pipeline, PipelineVersion, Secret, SecretBackend, utcnow
+from ..schemas.fields import CONFIG_MAX, DESCRIPTION_MAX, NAME_MAX, ensure_text
 from . import Conflict, ServiceError
 from .actors import Actor, current_actor
 from .audit import record
@@ -20,9 +21,6 @@ from .events import emit
 from .vector_config import load_yaml, referenced_certs, referenced_secrets, validate_vector_config
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]*$")
-MAX_NAME = 100
-MAX_DESCRIPTION = 2000
-MAX_CONFIG = 256 * 1024
 
 
 def parse_log_level(value: LogLevel | str | None) -> LogLevel | None:
@@ -42,8 +40,9 @@ def parse_log_level(value: LogLevel | str | None) -> LogLevel | None:
 
 def check_config(config_yaml: str) -> str:
     """Return the config unchanged, or raise a ServiceError listing every problem in it."""
-    if len(config_yaml or "") > MAX_CONFIG:
-        raise ServiceError(f"config is larger than {MAX_CONFIG // 1024} KiB")
+    if len(config_yaml or "") > CONFIG_MAX:
+        raise ServiceError(f"config is larger than {CONFIG_MAX // 1024} KiB")
+    ensure_text(config_yaml, "config", "config")
     errors = validate_vector_config(config_yaml)
     if errors:
         raise ServiceError(f"invalid Vector config: {errors[0]}", {"config": errors})
@@ -52,9 +51,9 @@ def check_config(config_yaml: str) -> str:
 
 def _check_name(name: str | None) -> str:
     name = (name or "").strip()
-    if not name or len(name) > MAX_NAME or not NAME_RE.match(name):
+    if not name or len(name) > NAME_MAX or not NAME_RE.match(name):
         raise ServiceError(
-            f"pipeline name must be 1-{MAX_NAME} characters: letters, digits, spaces, _ . -",
+            f"pipeline name must be 1-{NAME_MAX} characters: letters, digits, spaces, _ . -",
             {"name": name},
         )
     return name
@@ -62,8 +61,9 @@ def _check_name(name: str | None) -> str:
 
 def _check_description(description: str | None) -> str:
     description = (description or "").strip()
-    if len(description) > MAX_DESCRIPTION:
-        raise ServiceError(f"description must be at most {MAX_DESCRIPTION} characters")
+    if len(description) > DESCRIPTION_MAX:
+        raise ServiceError(f"description must be at most {DESCRIPTION_MAX} characters")
+    ensure_text(description, "description", "description")
     return description
 
 
