@@ -118,8 +118,8 @@ class AgentHostMetrics(AgentRequest):
 
 
 class AgentHeartbeat(AgentRequest):
-    pipelines: Annotated[list[AgentPipelineStatus], null_as([]),
-                         Field(max_length=PIPELINES_MAX)]
+    pipelines: Annotated[Annotated[list[AgentPipelineStatus], Field(max_length=PIPELINES_MAX)]
+                         | None, null_as([])]  # required, but null means []
     host_metrics: AgentHostMetrics | None = None
     agent_version: Annotated[Version | None, AfterValidator(_empty_as_none)] = None
     vector_version: Annotated[Version | None, AfterValidator(_empty_as_none)] = None

@@ -248,9 +248,13 @@ def read_json():
             {"contentType": mimetype or "missing"},
         )
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_not_json)
     except (UnicodeDecodeError, ValueError) as err:
         raise InvalidInput({"body": f"malformed JSON: {getattr(err, 'msg', err)}"}) from None
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
 
 
 # -- documenting ---------------------------------------------------------------------------

@@ -139,10 +139,16 @@ Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=LABELS_MAX)]
 
 
 def json_problem(value: Any, path: str = "") -> str | None:
-    """Return where and why a free-form JSON value holds unclean text (keys included)."""
+    """Return where and why a free-form JSON value holds unclean text (keys included) or a
+    number a JSON column cannot hold (NaN, infinities, beyond the BIGINT range)."""
+    problem = None
     if isinstance(value, str):
         problem = text_problem(value)
-        return f"{path}: {problem}" if problem and path else problem
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not -INT64_MAX <= value <= INT64_MAX:  # NaN compares false too
+            problem = f"must be a finite number of at most {INT64_MAX} in size"
+    if problem:
+        return f"{path}: {problem}" if path else problem
     items = (value.items() if isinstance(value, dict)
              else enumerate(value) if isinstance(value, list) else ())
     for key, item in items:
