@@ -2,25 +2,44 @@
 
 List responses are ``{"items": [...], "nextCursor": "<opaque>" | null}``; the caller
 passes ``?cursor=<nextCursor>`` for the next page and ``?limit=`` (1-500, default 100).
-A cursor holds the sort key of the last row shown; one whose values do not fit the sort
-columns (type, size, clean text) is refused with a 400 before it reaches the database.
+A cursor holds the sort key of the last row shown, signed with the app's secret key: any
+other is refused with a 400 before it reaches the database (and its values must fit the
+sort columns all the same).
 """
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
+import hmac
 import json
 
 import sqlalchemy as sa
+from flask import current_app
 
 from ..extensions import db
 from ..schemas.base import InvalidInput
 from ..schemas.fields import INT64_MAX, PAGE_DEFAULT, text_problem
 
 
-def encode_cursor(values: tuple) -> str:
-    """Return the opaque cursor for a position in a sort order."""
-    raw = json.dumps(list(values), separators=(",", ":")).encode()
+def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _signature(raw: bytes) -> bytes:
+    key = current_app.config["SECRET_KEY"]
+    key = key.encode() if isinstance(key, str) else key
+    return hmac.new(key, b"cursor:" + raw, hashlib.sha256).digest()[:16]
+
+
+def encode_cursor(values: tuple) -> str:
+    """Return the opaque, signed cursor for a position in a sort order."""
+    raw = json.dumps(list(values), separators=(",", ":"), ensure_ascii=False).encode()
+    return f"{_b64(raw)}.{_b64(_signature(raw))}"
 
 
 def _fits(column, value) -> bool:
@@ -34,10 +53,12 @@ def _fits(column, value) -> bool:
 
 def decode_cursor(cursor: str, columns: list) -> tuple:
     """Return the position encoded in a cursor; 400 if it is not one of ours."""
+    payload, _, signature = cursor.partition(".")
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-    except (ValueError, TypeError):
+        raw = _unb64(payload)
+        signed = hmac.compare_digest(_unb64(signature), _signature(raw))
+        values = json.loads(raw) if signed else None
+    except (ValueError, TypeError, binascii.Error):
         values = None
     if (not isinstance(values, list) or len(values) != len(columns)
             or not all(_fits(column, value) for column, value in zip(columns, values))):

@@ -31,7 +31,7 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from werkzeug.routing import BaseConverter
 
 from ..services import ServiceError
-from .fields import ID_PATTERN, SURROGATE_PROBLEM
+from .fields import ID_PATTERN, SURROGATE_PROBLEM, sanitized
 
 REF = "#/components/schemas/{model}"
 
@@ -193,7 +193,8 @@ def details_of(err: ValidationError, unknown: str = "unknown field") -> dict[str
     """Return ``{path: message}`` for a validation error (the first problem of each path)."""
     details: dict[str, str] = {}
     for error in err.errors(include_url=False, include_input=False):
-        details.setdefault(_path(error["loc"]), _message(error, unknown))
+        # A path names the caller's keys, which may be the unclean text refused.
+        details.setdefault(sanitized(_path(error["loc"])), sanitized(_message(error, unknown)))
     return details
 
 

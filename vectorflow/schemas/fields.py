@@ -51,7 +51,7 @@ PIPELINES_MAX = 1000  # statuses in one heartbeat
 BULK_MAX = 1000  # node ids in one bulk call
 LOG_LINES_KEPT = 50  # an agent's recent logs are stored as a short tail
 LOG_LINE_KEPT = 1000
-CURSOR_MAX = 400
+CURSOR_MAX = 1000  # a signed sort key: a 100-character name in UTF-8, base64
 PAGE_DEFAULT = 100
 PAGE_MAX = 500
 
