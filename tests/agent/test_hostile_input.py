@@ -11,7 +11,13 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from vectorflow.models import AuditLog, Event, NodeMetric, NodePipelineStatus, VectorNode
+from vectorflow.models import (
+    AuditLog,
+    Event,
+    NodeMetric,
+    NodePipelineStatus,
+    VectorNode,
+)
 
 from .. import factories
 from ..factories import db

@@ -103,17 +103,25 @@ def _not_blank(value: str) -> str:
     return value
 
 
+class _SaysSomething:
+    """Document what ``_not_blank`` checks: at least one character that is not a space."""
+
+    def __get_pydantic_json_schema__(self, core_schema, handler):
+        return {**handler(core_schema), "pattern": r"\S"}
+
+
 def text(max_length: int, *, strip: bool = False, required: bool = False) -> Any:
-    """A string of clean text of at most ``max_length`` characters.
+    """A string of clean text of at most ``max_length`` characters as sent.
 
     ``strip`` trims it (names); ``required`` refuses an empty or blank one.
     """
     checks = [AfterValidator(_clean)]
-    if required and not strip:
-        checks.append(AfterValidator(_not_blank))
-    return Annotated[str, StringConstraints(strip_whitespace=strip, max_length=max_length,
-                                            min_length=1 if required and strip else None),
-                     *checks]
+    if strip:
+        checks.append(AfterValidator(str.strip))
+    if required:
+        checks += [AfterValidator(_not_blank), _SaysSomething()]
+    return Annotated[str, StringConstraints(max_length=max_length,
+                                            min_length=1 if required else None), *checks]
 
 
 def sanitized(value: Any) -> Any:
