@@ -162,8 +162,8 @@ def test_a_hostile_pipeline_status_is_a_400_naming_the_field_and_changes_nothing
 @pytest.mark.parametrize("raw, field", [
     ('{"pipelines": [], "hostMetrics": {"netRxBytes": 1e400}}', "hostMetrics.netRxBytes"),
     ('{"pipelines": [], "hostMetrics": {"loadAvg1": NaN}}', "hostMetrics.loadAvg1"),
-    ('{"pipelines": [{"pipelineId": "p", "version": 1, "status": "RUNNING", '
-     '"utilization": Infinity}]}', "pipelines[0].utilization"),
+    (('{"pipelines": [{"pipelineId": "p", "version": 1, "status": "RUNNING", '
+      '"utilization": Infinity}]}'), "pipelines[0].utilization"),
 ])
 def test_numbers_that_are_not_finite_are_refused(reporting, raw, field):
     agent, _ = reporting
@@ -188,7 +188,7 @@ def test_recent_log_lines_are_kept_printable_rather_than_refused(reporting):
 
 
 def test_the_node_page_renders_after_the_hostile_heartbeats(reporting, client, login_as):
-    agent, pipeline = reporting
+    agent, _ = reporting
     for change, _ in HEARTBEAT_CASES:
         post(agent.client, "/api/agent/heartbeat", {"pipelines": [], **change}, agent.headers)
     login_as("VIEWER")

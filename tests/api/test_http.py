@@ -72,7 +72,7 @@ def test_the_heartbeat_schema_accepts_the_nulls_go_agents_send():
 
 
 def test_a_go_agent_heartbeat_full_of_nulls_is_accepted(client, world):
-    node, token = factories.make_node(world.env)
+    _, token = factories.make_node(world.env)
     factories.db.session.commit()
     response = client.post("/api/agent/heartbeat", headers={"Authorization": f"Bearer {token}"},
                            json={"pipelines": [{"pipelineId": "p", "version": 1, "status": "RUNNING",

@@ -4,7 +4,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import render_template
 from flask_login import current_user
-
 from pydantic import ConfigDict
 
 from ..api.pagination import paginate

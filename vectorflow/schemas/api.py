@@ -294,13 +294,12 @@ class NodeSummary(MaintenanceState):
 
 
 class Node(MaintenanceState):
-    """A node with its per-pipeline statuses.
+    """A node with its per-pipeline statuses. ``status`` is the effective one: a node silent
+    for longer than the threshold is UNREACHABLE."""
 
-    ``status`` is the effective one (a node silent past the threshold is UNREACHABLE even
-    before the sweep notices). Lists pass ``cutoff=unreachable_cutoff()`` computed once and
-    load ``environment`` and ``pipeline_statuses.pipeline`` eagerly (api.nodes.NODE_LOAD), so
-    a page costs a fixed number of queries.
-    """
+    # Lists pass of(node, cutoff=unreachable_cutoff()) computed once, and load environment
+    # and pipeline_statuses.pipeline eagerly (api.nodes.NODE_LOAD): a page costs a fixed
+    # number of queries.
 
     id: str
     name: str
@@ -363,7 +362,7 @@ class ApiToken(ResponseModel):
 
 
 class CreatedApiToken(ApiToken):
-    """A token just created: ``of(token, raw=...)``."""
+    """A token just created: the only time the token itself is shown."""
 
     token: str = Field(description="The token itself; shown only in this response.")
 
@@ -400,8 +399,9 @@ class AuditEntry(ResponseModel):
 
 
 class Pipeline(ResponseModel):
-    """A pipeline; ``of(pipeline, latest=...)`` takes its newest version
-    (services.pipelines.latest_versions)."""
+    """A pipeline and its draft."""
+
+    # of(pipeline, latest=...) takes its newest version (services.pipelines.latest_versions).
 
     id: str
     environment_id: str

@@ -9,6 +9,7 @@ so a page showing it would fail).
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
@@ -124,10 +125,13 @@ def text(max_length: int, *, strip: bool = False, required: bool = False) -> Any
                                             min_length=1 if required else None), *checks]
 
 
+_UNCLEAN = re.compile("[\x00\ud800-\udfff]")
+
+
 def sanitized(value: Any) -> Any:
     """Replace NUL characters and lone surrogates by U+FFFD (for text kept only to be shown)."""
     if isinstance(value, str) and text_problem(value):
-        return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+        return _UNCLEAN.sub("\ufffd", value)
     return value
 
 
@@ -152,9 +156,9 @@ def json_problem(value: Any, path: str = "") -> str | None:
     problem = None
     if isinstance(value, str):
         problem = text_problem(value)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not -INT64_MAX <= value <= INT64_MAX:  # NaN compares false too
-            problem = f"must be a finite number of at most {INT64_MAX} in size"
+    elif (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and not -INT64_MAX <= value <= INT64_MAX):  # NaN compares false too
+        problem = f"must be a finite number of at most {INT64_MAX} in size"
     if problem:
         return f"{path}: {problem}" if path else problem
     items = (value.items() if isinstance(value, dict)

@@ -12,13 +12,26 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Environment, LogLevel, Pipeline, PipelineVersion, Secret, SecretBackend, utcnow
+from ..models import (
+    Environment,
+    LogLevel,
+    Pipeline,
+    PipelineVersion,
+    Secret,
+    SecretBackend,
+    utcnow,
+)
 from ..schemas.fields import CONFIG_MAX, DESCRIPTION_MAX, NAME_MAX, ensure_text
 from . import Conflict, ServiceError
 from .actors import Actor, current_actor
 from .audit import record
 from .events import emit
-from .vector_config import load_yaml, referenced_certs, referenced_secrets, validate_vector_config
+from .vector_config import (
+    load_yaml,
+    referenced_certs,
+    referenced_secrets,
+    validate_vector_config,
+)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]*$")
 
