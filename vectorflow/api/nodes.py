@@ -14,6 +14,7 @@ from ..guards import get_node_or_404, require_login
 from ..models import NodePipelineStatus, Role, VectorNode
 from ..schemas import api as models
 from ..schemas.base import InvalidInput, page_response, parse_body, parse_query, respond
+from ..schemas.fields import LABEL_KEY_MAX
 from ..services import nodes as node_service
 from ..services.nodes import effective_status_clause, unreachable_cutoff
 from . import bp
@@ -25,7 +26,7 @@ NODE_LOAD = (
     selectinload(VectorNode.environment),
     selectinload(VectorNode.pipeline_statuses).selectinload(NodePipelineStatus.pipeline),
 )
-LABEL_KEY = re.compile(r"^[A-Za-z0-9_.\-/]{1,100}$")
+LABEL_KEY = re.compile(rf"^[A-Za-z0-9_.\-/]{{1,{LABEL_KEY_MAX}}}$")
 
 
 def label_filters(selectors: list[str]) -> list:
