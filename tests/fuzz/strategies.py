@@ -95,14 +95,19 @@ def hostile_bodies(draw, component: str):
     places = list(_places(body))
     if how == "spoil" and places:
         # One to three values replaced, most often by the classics (text, then numbers).
-        for place in draw(st.lists(st.sampled_from(places), min_size=1, max_size=3)):
-            *parent, key = place
+        for *parent, key in draw(st.lists(st.sampled_from(places), min_size=1, max_size=3)):
             target = body
-            for step in parent:
-                target = target[step] if isinstance(target, (dict, list)) else None
-            if isinstance(target, dict) or (isinstance(target, list) and key < len(target)):
+            for step in parent:  # an earlier spoil may have replaced a parent
+                target = target[step] if _holds(target, step) else None
+            if isinstance(target, dict) or _holds(target, key):
                 target[key] = draw(st.one_of(HOSTILE_TEXT, HOSTILE_NUMBERS, JSON))
     return body
+
+
+def _holds(container, key) -> bool:
+    if isinstance(container, dict):
+        return key in container
+    return isinstance(container, list) and isinstance(key, int) and key < len(container)
 
 
 def query_values(schema: dict) -> st.SearchStrategy:
