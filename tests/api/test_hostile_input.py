@@ -202,6 +202,8 @@ def test_page_ids_and_filters_with_nul_are_not_found_or_refused(client, login_as
                        data={"csrf_token": client.csrf_token()}).status_code in (302, 404)
     assert client.get("/audit/?action=x%00").status_code == 400
     assert client.get("/audit/?node=%00").status_code == 400
+    assert client.get("/?q=a%00b").status_code == 400
+    assert client.get("/?q=web").status_code == 200
 
 
 def test_a_rename_form_with_a_nul_shows_a_message_and_changes_nothing(client, login_as, node):

@@ -7,6 +7,8 @@ from ..guards import get_node_or_404, require_login
 from ..live import live_page
 from ..models import NodeStatus, VectorNode
 from ..pagination import page_number, paginate, url_with
+from ..schemas.base import InvalidInput
+from ..schemas.fields import text_problem
 from ..services import nodes as node_service
 from . import bp
 
@@ -45,6 +47,8 @@ def index():
     except ValueError:
         status = None
     search = request.args.get("q", "").strip()[:MAX_SEARCH]
+    if text_problem(search):  # PostgreSQL cannot compare text holding a NUL
+        raise InvalidInput({"q": text_problem(search)})
     cutoff = _cutoff()
 
     unfiltered = node_service.visible_nodes(current_user, environment_id=env_id, search=search)
