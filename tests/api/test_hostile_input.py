@@ -213,3 +213,11 @@ def test_a_rename_form_with_a_nul_shows_a_message_and_changes_nothing(client, lo
     assert "must not contain NUL characters" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(VectorNode, node.id).name == "web-1"
+
+
+def test_a_member_email_with_a_nul_shows_a_message(client, login_as, world):
+    login_as("ADMIN")
+    response = client.submit(f"/teams/{world.team.id}/members",
+                             {"email": "a\x00b@example.com", "role": "VIEWER"})
+    assert response.status_code == 400
+    assert "must not contain NUL characters" in response.get_data(as_text=True)

@@ -15,7 +15,7 @@ class TeamForm(FlaskForm):
 
 class MemberForm(FlaskForm):
     email = EmailField("Email", validators=[
-        DataRequired(), Regexp(EMAIL_RE, message="Enter a valid email address.")
+        DataRequired(), Regexp(EMAIL_RE, message="Enter a valid email address."), CleanText()
     ])
     role = SelectField("Role", choices=ROLE_CHOICES, default="VIEWER")
 
