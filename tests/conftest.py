@@ -6,6 +6,7 @@ every table is emptied after each test.
 """
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import uuid
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from flask import g
+from flask import has_app_context
 from flask.testing import FlaskClient
 
 from vectorflow import create_app
@@ -109,7 +110,25 @@ def session_app(url: str, instance: Path):
 
 
 class Client(FlaskClient):
-    """A test client that can submit forms with a valid CSRF token."""
+    """A test client whose requests run as in production: each in a context of its own (its own
+    ``g`` and database session), seeing what the test committed. It can submit forms with a
+    valid CSRF token."""
+
+    def open(self, *args, **kwargs):
+        in_test_context = has_app_context()
+        if in_test_context:
+            _db.session.commit()  # what the test set up is there for the request
+        # An empty context: Flask pushes a fresh app context (g, session) for the request.
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if in_test_context:
+            _db.session.expire_all()  # the test reads what the request changed
+        return response
+
+    def forget_cookies(self) -> None:
+        """Drop the session and remember-me cookies, as a fresh browser would have none."""
+        config = self.application.config
+        for name in (config["SESSION_COOKIE_NAME"], config.get("REMEMBER_COOKIE_NAME", "remember_token")):
+            self.delete_cookie(name, domain=config["SERVER_NAME"])
 
     def csrf_token(self) -> str:
         page = self.get("/login", follow_redirects=True).get_data(as_text=True)
@@ -163,17 +182,21 @@ def world(db):
     return factories.make_world()
 
 
+def sign_in(client, email: str, password: str = factories.PASSWORD, **form):
+    """Submit the login form as a browser would; return the response."""
+    return client.submit("/login", {"email": email, "password": password, **form})
+
+
 @pytest.fixture
 def login_as(client, world):
-    """Log the test client in as a user of the given kind ('VIEWER', 'superadmin', 'outsider'...)."""
+    """Sign the test client in through the login form as a user of the given kind ('VIEWER',
+    'superadmin', 'outsider'...) or as the given user."""
 
-    def login(who: str):
-        user = world.users[who]
-        with client.session_transaction() as session:
-            session["_user_id"] = user.id
-            session["_fresh"] = True
-        # Requests share the test's app context, so forget the user Flask-Login cached in g.
-        g.pop("_login_user", None)
+    def login(who):
+        user = world.users[who] if isinstance(who, str) else who
+        client.forget_cookies()  # as a fresh browser: signed in as nobody yet
+        response = sign_in(client, user.email)
+        assert response.status_code == 302, f"signing in as {user.email} failed"
         return user
 
     return login

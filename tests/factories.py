@@ -23,11 +23,12 @@ _HASHES: dict[str, str] = {}
 
 
 def password_hash(password: str = PASSWORD) -> str:
-    """Hash a password once per test session (scrypt is deliberately slow)."""
+    """Hash a password once per test session, cheaply: tests sign in through the login form
+    hundreds of times, and scrypt costs ~0.1 s per check (tests of the real method hash their own)."""
     if password not in _HASHES:
         from werkzeug.security import generate_password_hash
 
-        _HASHES[password] = generate_password_hash(password)
+        _HASHES[password] = generate_password_hash(password, method="pbkdf2:sha256:1")
     return _HASHES[password]
 
 

@@ -9,15 +9,27 @@ from flask import Flask
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class VectorFlow(Flask):
+    """Flask whose every view runs in one transaction, committed or retried in one place."""
+
+    def dispatch_request(self):
+        from .transactions import run
+
+        view = super().dispatch_request
+        # An error answer changes nothing: 4xx and 5xx responses roll back.
+        return run(lambda: self.make_response(view()), keep=lambda r: r.status_code < 400)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the VectorFlow app."""
-    app = Flask(
+    app = VectorFlow(
         __name__,
         instance_path=os.environ.get("VECTORFLOW_INSTANCE_PATH") or str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
     configure(app, test_config)
+    register_wrappers(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -37,6 +49,12 @@ def configure(app: Flask, test_config: dict | None) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def register_wrappers(app: Flask) -> None:
+    from . import wrappers
+
+    wrappers.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -61,21 +79,28 @@ def register_extensions(app: Flask) -> None:
 
     sweeper.init_app(app)
 
-    from .auth import principals
+    from .auth import principals, throttle
 
     principals.init_app(app)
+    throttle.init_app(app)
+
+    from . import http_security
+
+    http_security.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from .schemas.base import IdConverter
+    from .schemas.base import IdConverter, SerialConverter
 
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["serial"] = SerialConverter
 
     from .agent import bp as agent_bp
+    from .alerts import bp as alerts_bp
     from .api import bp as api_bp
+    from .audit import bp as audit_bp
     from .auth import bp as auth_bp
     from .events import bp as events_bp
-    from .audit import bp as audit_bp
     from .fleet import bp as fleet_bp
     from .maintenance import bp as maintenance_bp
     from .matrix import bp as matrix_bp
@@ -90,6 +115,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tokens_bp)
     app.register_blueprint(maintenance_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(alerts_bp)
+
+    from .windows import bp as windows_bp
+
+    app.register_blueprint(windows_bp)
 
     from .probes import bp as probes_bp
 

@@ -44,6 +44,15 @@ def from_environment(instance_path: str) -> dict:
         "VECTORFLOW_SWEEP_INTERVAL": float(os.environ.get("VECTORFLOW_SWEEP_INTERVAL", "5")),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A sign-in (session and remember-me cookie) lasts at most this many days.
+        "VECTORFLOW_SESSION_DAYS": float(os.environ.get("VECTORFLOW_SESSION_DAYS", "30")),
+        # Failed sign-ins allowed per account and per client address (the `limits` notation).
+        "VECTORFLOW_LOGIN_LIMIT_ACCOUNT": os.environ.get("VECTORFLOW_LOGIN_LIMIT_ACCOUNT",
+                                                         "10 per 15 minutes"),
+        "VECTORFLOW_LOGIN_LIMIT_ADDRESS": os.environ.get("VECTORFLOW_LOGIN_LIMIT_ADDRESS",
+                                                         "50 per 15 minutes"),
+        # Reverse proxies in front of the app that set X-Forwarded-For (nginx: 1).
+        "VECTORFLOW_TRUSTED_PROXIES": int(os.environ.get("VECTORFLOW_TRUSTED_PROXIES", "0")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,

@@ -49,7 +49,8 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(ServiceError)
     def service_error(err: ServiceError):
-        return render_error(err.status_code, err.message, err.details)
+        return render_error(err.status_code, err.message, err.details,
+                            headers=getattr(err, "headers", None))
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):

@@ -11,8 +11,15 @@ from flask import abort, request
 from flask_login import current_user
 
 from .extensions import db
-from .models import Environment, Pipeline, Role, Secret, Team, VectorNode
-from .schemas.fields import is_clean_id
+from .models import (
+    Environment,
+    MaintenanceWindow,
+    Pipeline,
+    Role,
+    Secret,
+    Team,
+    VectorNode,
+)
 
 
 def wants_json() -> bool:
@@ -79,7 +86,7 @@ def check_team_role(team_id: str, min_role: Role) -> Role:
 
 
 def _load(model, object_id, team_of, min_role: Role):
-    obj = db.session.get(model, object_id) if is_clean_id(object_id) else None
+    obj = db.session.get(model, object_id) if object_id else None
     if obj is None:
         abort(404)
     check_team_role(team_of(obj), min_role)
@@ -109,6 +116,30 @@ def get_pipeline_or_404(pipeline_id: str, min_role: Role = Role.VIEWER) -> Pipel
 def get_secret_or_404(secret_id: str, min_role: Role = Role.EDITOR) -> Secret:
     """Load a secret of a team the caller belongs to with at least ``min_role``."""
     return _load(Secret, secret_id, lambda s: s.environment.team_id, min_role)
+
+
+def get_alert_or_404(alert_id: int, min_role: Role = Role.VIEWER):
+    """Load an alert (never a pending one) of a team the caller belongs to; ``alert_id``
+    comes from a ``<serial:...>`` path segment."""
+    from .models.alerts import PENDING, Alert
+
+    alert = db.session.get(Alert, alert_id)
+    if alert is None or alert.state == PENDING:
+        abort(404)
+    check_team_role(alert.environment.team_id, min_role)
+    return alert
+
+
+def get_channel_or_404(channel_id: str, min_role: Role = Role.ADMIN):
+    """Load a notification channel of a team the caller belongs to with at least ``min_role``."""
+    from .models import NotificationChannel
+
+    return _load(NotificationChannel, channel_id, lambda c: c.team_id, min_role)
+
+
+def get_window_or_404(window_id: str, min_role: Role = Role.VIEWER) -> MaintenanceWindow:
+    """Load a maintenance window of a team the caller belongs to with at least ``min_role``."""
+    return _load(MaintenanceWindow, window_id, lambda w: w.environment.team_id, min_role)
 
 
 def can(team_id: str, min_role: Role) -> bool:

@@ -1,4 +1,5 @@
-"""Background sweeps in each server process: node health, scheduled maintenance end, ...
+"""Background sweeps in each server process: node health, scheduled maintenance end,
+maintenance windows, ...
 
 Every ``VECTORFLOW_SWEEP_INTERVAL`` seconds (0 disables it; tests call ``run_sweeps``) a
 thread runs each registered sweep in the app context, one transaction per sweep. With
@@ -21,6 +22,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import Flask
 
+from . import transactions
 from .extensions import db
 from .models import utcnow
 
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 Sweep = Callable[[datetime], object]
 _SWEEPS: list[Sweep] = []
+# Jobs that run outside any transaction, each in its own loop (see ``register_job``).
+_JOBS: dict[Callable[[], object], str | None] = {}
 _EXTENSION = "vectorflow.sweeper"
 # Advisory-lock keys are 64-bit; this prefix keeps ours apart from other users of the database.
 _LOCK_NAMESPACE = 0x5646 << 32  # "VF"
@@ -39,6 +43,13 @@ def register_sweep(fn: Sweep) -> Sweep:
     if fn not in _SWEEPS:
         _SWEEPS.append(fn)
     return fn
+
+
+def register_job(fn: Callable[[], object], *, interval_key: str | None = None) -> None:
+    """Run ``fn()`` in its own loop beside the sweeps, every ``app.config[interval_key]``
+    seconds (default: the sweep interval), with no transaction open: for work that waits on
+    the network (sending notifications) and runs its own short transactions."""
+    _JOBS[fn] = interval_key
 
 
 def registered_sweeps() -> list[Sweep]:
@@ -61,17 +72,20 @@ def _try_lock(fn: Sweep) -> bool:
     return bool(db.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(_lock_key(fn)))))
 
 
+def _sweep_once(fn: Sweep, now: datetime) -> bool:
+    """Run one sweep unless another process holds its lock this round; return whether it ran."""
+    if not _try_lock(fn):
+        return False
+    fn(now)
+    return True
+
+
 def run_sweeps(now: datetime | None = None) -> None:
     """Run every registered sweep once, each in its own committed transaction (in an app context)."""
     for fn in registered_sweeps():
         try:
-            if _try_lock(fn):
-                fn(now or utcnow())
-                db.session.commit()
-            else:
-                db.session.rollback()
+            transactions.run(lambda: _sweep_once(fn, now or utcnow()), keep=bool)
         except Exception:
-            db.session.rollback()
             log.exception("sweep %s failed", _sweep_name(fn))
 
 
@@ -80,18 +94,29 @@ class _Sweeper:
         self.app = app
         self.interval = interval
         self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="vectorflow-sweeper", daemon=True)
+        self.thread = threading.Thread(target=self._loop, args=(run_sweeps, interval),
+                                       name="vectorflow-sweeper", daemon=True)
+        self.jobs = [
+            threading.Thread(target=self._loop, daemon=True, name=f"vectorflow-{fn.__name__}",
+                             args=(fn, float(app.config.get(key) or interval) if key else interval))
+            for fn, key in _JOBS.items()
+        ]
 
-    def _loop(self) -> None:
-        while not self.stopped.wait(self.interval):
+    def start(self) -> None:
+        self.thread.start()
+        for job in self.jobs:
+            job.start()
+
+    def _loop(self, work: Callable[[], object], interval: float) -> None:
+        while not self.stopped.wait(interval):
             try:
                 with self.app.app_context():
                     try:
-                        run_sweeps()
+                        work()
                     finally:
                         db.session.remove()
             except Exception:  # never let the loop die, whatever happens
-                log.exception("sweep round failed")
+                log.exception("background round of %s failed", getattr(work, "__name__", work))
 
     def stop(self) -> None:
         self.stopped.set()
@@ -106,7 +131,7 @@ def start(app: Flask) -> threading.Thread | None:
         sweeper = app.extensions.get(_EXTENSION)
         if sweeper is None:
             sweeper = app.extensions[_EXTENSION] = _Sweeper(app, interval)
-            sweeper.thread.start()
+            sweeper.start()
             log.info("sweeps every %ss: %s", interval,
                      ", ".join(_sweep_name(fn) for fn in registered_sweeps()))
     return sweeper.thread
@@ -133,11 +158,16 @@ def start_for_wsgi_app(wsgi) -> threading.Thread | None:
 
 def init_app(app: Flask) -> None:
     """Register the built-in sweeps and start the loop with the first request the app serves."""
+    from .services import alerts, notifications
     from .services.health import sweep_unreachable
     from .services.maintenance import end_expired_maintenance
+    from .services.windows import sweep_windows
 
     register_sweep(sweep_unreachable)
     register_sweep(end_expired_maintenance)
+    register_sweep(sweep_windows)
+    alerts.init_app(app)  # after the sweeps above: it sees the statuses they set this round
+    notifications.init_app(app)
 
     @app.before_request
     def _start_sweeps_once():

@@ -55,6 +55,9 @@ class Api:
     def put(self, path, as_=None, **kwargs):
         return self.call("PUT", path, as_, **kwargs)
 
+    def patch(self, path, as_=None, **kwargs):
+        return self.call("PATCH", path, as_, **kwargs)
+
     def delete(self, path, as_=None, **kwargs):
         return self.call("DELETE", path, as_, **kwargs)
 

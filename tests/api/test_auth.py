@@ -11,9 +11,10 @@ from vectorflow.extensions import db
 from vectorflow.models import ApiToken, AuditLog, Environment
 from vectorflow.services import tokens as token_service
 
-# Every documented /api/v1 operation that needs a caller, with placeholder ids.
+# Every documented /api/v1 operation that needs a caller, with placeholder ids (123 can be
+# an id of either kind: hex or numbered).
 PROTECTED = sorted(
-    (method.upper(), re.sub(r"{\w+}", "abc123", path))
+    (method.upper(), re.sub(r"{\w+}", "123", path))
     for path, operations in PATHS.items()
     if path.startswith("/api/v1/")
     for method, operation in operations.items()
@@ -110,3 +111,19 @@ def test_a_personal_token_is_audited_with_its_own_name_not_its_user(api, world):
     api.post("/api/v1/environments", "EDITOR", json={"name": "staging", "teamId": world.team.id})
     row = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "environment.created"))
     assert row.actor_label == "editor-laptop"
+
+
+@pytest.mark.parametrize("remember", [False, True])
+def test_a_bearer_call_acts_as_its_token_whatever_cookies_come_with_it(app, client, api, world,
+                                                                       remember):
+    from tests.conftest import sign_in
+
+    sign_in(client, "outsider@example.com", **({"remember": "y"} if remember else {}))
+    if remember:  # the browser was closed: only the remember-me cookie is left
+        client.delete_cookie("session", domain=app.config["SERVER_NAME"])
+    response = api.get("/api/v1/teams", "VIEWER")
+    assert response.status_code == 200
+    assert [t["name"] for t in response.get_json()["items"]] == ["Platform"]
+    assert "Set-Cookie" not in response.headers
+    bad = api.get("/api/v1/teams", token="vf_api_" + "0" * 64)
+    assert bad.status_code == 401  # a signed-in browser's cookies do not stand in for it

@@ -169,6 +169,7 @@ def test_an_admin_renames_and_deletes_a_node(api, world):
     from vectorflow.models import VectorNode
 
     web, db1, pay = make_fleet(world)
+    db1_id, pay_id = db1.id, pay.id
     renamed = api.call("PATCH", f"/api/v1/nodes/{web.id}", "ADMIN", json={"name": "web-eu-1"})
     assert renamed.status_code == 200 and renamed.get_json()["name"] == "web-eu-1"
     assert api.call("PATCH", f"/api/v1/nodes/{web.id}", "EDITOR",
@@ -176,8 +177,7 @@ def test_an_admin_renames_and_deletes_a_node(api, world):
     assert api.delete(f"/api/v1/nodes/{db1.id}", "EDITOR").status_code == 403
     assert api.delete(f"/api/v1/nodes/{pay.id}", "ADMIN").status_code == 404
     assert api.delete(f"/api/v1/nodes/{db1.id}", "ADMIN").status_code == 204
-    db.session.expire_all()
-    assert db.session.get(VectorNode, db1.id) is None and db.session.get(VectorNode, pay.id)
+    assert db.session.get(VectorNode, db1_id) is None and db.session.get(VectorNode, pay_id)
 
 
 def test_a_silent_node_is_listed_as_unreachable_before_any_sweep(api, world):

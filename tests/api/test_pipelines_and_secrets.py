@@ -53,8 +53,9 @@ def test_undeploying_stops_delivery_and_deleting_needs_undeploy_first(api, world
     assert refused.status_code == 409 and "undeploy it" in refused.get_json()["error"]
     undeployed = api.post(f"/api/v1/pipelines/{pipeline.id}/undeploy", "EDITOR")
     assert undeployed.status_code == 200 and undeployed.get_json()["deployed"] is False
-    assert api.delete(f"/api/v1/pipelines/{pipeline.id}", "EDITOR").status_code == 204
-    assert db.session.get(Pipeline, pipeline.id) is None
+    pipeline_id = pipeline.id
+    assert api.delete(f"/api/v1/pipelines/{pipeline_id}", "EDITOR").status_code == 204
+    assert db.session.get(Pipeline, pipeline_id) is None
 
 
 def test_pipeline_writes_need_editor_and_other_teams_pipelines_are_not_found(api, world):
@@ -148,5 +149,6 @@ def test_secret_rules_roles_and_other_teams(api, world):
     assert api.post("/api/v1/secrets", "EDITOR", json={**body, "value": ""}).status_code == 400
     assert api.post("/api/v1/secrets", "EDITOR",
                     json={**body, "name": "unused"}).status_code == 409
-    assert api.delete(f"/api/v1/secrets/{secret.id}", "service:EDITOR").status_code == 204
-    assert db.session.get(Secret, secret.id) is None
+    secret_id = secret.id
+    assert api.delete(f"/api/v1/secrets/{secret_id}", "service:EDITOR").status_code == 204
+    assert db.session.get(Secret, secret_id) is None

@@ -65,7 +65,7 @@ def problems_of(model, body) -> dict:
     ({"enabled": 1}, {"enabled": "must be true or false"}),
     ({"enabled": True, "reason": "x" * 501}, {"reason": "must be at most 500 characters"}),
     ({"enabled": True, "reason": "\ud800"},
-     {"reason": "must be valid Unicode text (it holds a lone surrogate)"}),
+     {"reason": "must be valid Unicode (it holds a lone surrogate)"}),
     ({"enabled": True, "reason": "a\x00b"}, {"reason": "must not contain NUL characters"}),
     ({"enabled": True, "until": "soon"},
      {"until": "must be an ISO 8601 timestamp, e.g. 2026-05-03T15:00:00Z"}),

@@ -139,7 +139,7 @@ def stack(tmp_path_factory):
     stack.fleet_thread = FleetThread(fleet)
     stack.fleet_thread.start()
     try:
-        wait_for(lambda: fleet.running_pipelines() == 6, timeout=30,
+        wait_for(lambda: at_rest(fleet), timeout=AT_REST_TIMEOUT,
                  message="three agents running two pipelines each")
         yield stack
     finally:
@@ -147,12 +147,27 @@ def stack(tmp_path_factory):
         server.stop()
 
 
+# Reaching rest after a test can take one heartbeat interval (15 s, the server's default) for
+# the server to hear that restarted pipelines run, and a push reconnect after the server
+# restarted (the agent's backoff, jittered up to 1.5 x 16 s after a short outage).
+AT_REST_TIMEOUT = 60
+
+
+def at_rest(fleet) -> bool:
+    """Whether every agent runs both pipelines, has told the server so, and is listening for pushes.
+
+    Tests rely on all three: a dialog shows the server's running count, and a toggle reaches an
+    agent at once only through its push stream (otherwise on its next poll, up to 15 s later).
+    """
+    return all(agent.running_count() == 2 and agent.last_report is not None
+               and agent.last_report[1] == 2 and agent.push_connected for agent in fleet.agents)
+
+
 @pytest.fixture(autouse=True)
 def fleet_at_rest(stack):
-    """Start each test with every agent running both pipelines (tests share one fleet)."""
-    fleet = stack.fleet_thread.fleet
-    wait_for(lambda: fleet.running_pipelines() == 6, timeout=30,
-             message="every agent running its two pipelines before the test")
+    """Start each test with the shared fleet at rest (see ``at_rest``)."""
+    wait_for(lambda: at_rest(stack.fleet_thread.fleet), timeout=AT_REST_TIMEOUT,
+             message="every agent running its two pipelines, reported, push connected")
 
 
 def wait_for(predicate, timeout: float, message: str, interval: float = 0.2):
@@ -171,11 +186,14 @@ def wait_for(predicate, timeout: float, message: str, interval: float = 0.2):
 def login(browser, stack):
     """Open a new browser context signed in as ``role``; returns its page."""
     contexts = []
+    blocked = []  # what the Content-Security-Policy refused: a page that needs it is broken
 
     def open_as(role: str, path: str = "/"):
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         contexts.append(context)
         page = context.new_page()
+        page.on("console", lambda message: blocked.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text else None)
         page.goto(stack.url + "/login")
         page.fill("input[name=email]", f"{role.lower()}@example.com")
         page.fill("input[name=password]", PASSWORD)
@@ -188,6 +206,7 @@ def login(browser, stack):
     yield open_as
     for context in contexts:
         context.close()
+    assert not blocked, "the Content-Security-Policy blocked:\n" + "\n".join(blocked)
 
 
 class Shots:

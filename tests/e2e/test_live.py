@@ -109,12 +109,20 @@ def test_an_open_dialog_is_not_swept_away_by_a_live_update(login, stack, admin_t
     dialog = page.locator(f"#maintenance-dialog-{node_id}")
     expect(dialog).to_be_visible()
     dialog.locator("textarea[name=reason]").fill("half-typed reason")
-    page.evaluate("""() => { window.eventArrived = false;
-        document.addEventListener('htmx:sseMessage', () => { window.eventArrived = true; }); }""")
+    # htmx asks for a fragment (htmx:beforeRequest) while it dispatches the stream event, before
+    # htmx:sseMessage: note whether the row's event came without a request for the row.
+    page.evaluate("""(rowId) => { window.rowEvent = null;
+        const asked = (e) => e.detail.elt && e.detail.elt.id === rowId;
+        document.addEventListener('htmx:beforeRequest', (e) => {
+            if (asked(e)) { window.rowRequested = true; } });
+        document.addEventListener('htmx:sseMessage', (e) => {
+            if (e.target.id === rowId && window.rowEvent === null) {
+                window.rowEvent = {requested: window.rowRequested === true}; } }); }""",
+                  f"node-row-{node_id}")
     try:
         rename(stack, admin_token, node_id, "renamed-under-dialog")
-        page.wait_for_function("window.eventArrived === true")
-        page.wait_for_timeout(500)  # time for a re-render, which must wait for the dialog
+        page.wait_for_function("window.rowEvent !== null")
+        assert page.evaluate("window.rowEvent") == {"requested": False}  # it waits for the dialog
         expect(dialog).to_be_visible()
         expect(dialog.locator("textarea[name=reason]")).to_have_value("half-typed reason")
         shot(page, "dialog-kept")

@@ -9,6 +9,7 @@ from werkzeug.serving import make_server
 from vectorflow.extensions import db
 from vectorflow.services.events import emit
 
+from ..conftest import sign_in
 from .sse import EventStreamClient
 
 KEEPALIVE = 0.3
@@ -66,10 +67,11 @@ def server(app, broker):
 
 
 def session_cookie(app, user) -> str:
-    """Return a Cookie header value that logs a browser in as ``user``."""
-    serializer = app.session_interface.get_signing_serializer(app)
-    value = serializer.dumps({"_user_id": user.id, "_fresh": True})
-    return f"{app.config['SESSION_COOKIE_NAME']}={value}"
+    """Return a Cookie header value that logs a browser in as ``user`` (signed in by the form)."""
+    client = app.test_client()
+    assert sign_in(client, user.email).status_code == 302
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"], domain=app.config["SERVER_NAME"])
+    return f"{cookie.key}={cookie.value}"
 
 
 def publish(type: str, **kwargs):

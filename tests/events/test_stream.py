@@ -129,6 +129,29 @@ def test_a_malformed_last_event_id_is_a_bad_request(server, viewer_token):
     assert stream.response.json()["details"]["lastEventId"]
 
 
+@pytest.mark.parametrize("header", ["\u00b2", "١٢", "9" * 5000, "9" * 20, "-1", "1e3", "0x10"])
+@pytest.mark.parametrize("path", ["/api/v1/events", "/events"])
+def test_a_last_event_id_header_that_is_no_event_id_is_a_400_naming_it(
+        client, world, login_as, viewer_token, header, path):
+    headers = {"Accept": "application/json",
+               "Last-Event-ID": header.encode().decode("latin-1")}  # the bytes sent as UTF-8
+    if path == "/events":
+        login_as("VIEWER")
+    else:
+        headers["Authorization"] = f"Bearer {viewer_token}"
+    response = client.get(path, headers=headers)
+    assert response.status_code == 400
+    assert response.get_json()["details"] == {
+        "Last-Event-ID": "must be an event id: a non-negative integer of at most 19 digits"}
+
+
+def test_the_largest_event_id_is_read_as_one_never_issued(server, viewer_token):
+    stream = server.stream("/api/v1/events", token=viewer_token,
+                           headers={"Last-Event-ID": str(2**63 - 1)})
+    assert stream.status_code == 200
+    assert stream.next_message().json == {"type": "resync", "reason": "unknown"}
+
+
 def test_open_streams_hold_no_database_connection(server, world, viewer_token):
     streams = [server.stream("/api/v1/events", token=viewer_token) for _ in range(3)]
     for stream in streams:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import timedelta
 
 import pytest
@@ -17,9 +18,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from vectorflow.api.openapi import document
-from vectorflow.models import Role
+from vectorflow.models import Alert, NotificationChannel, Role, utcnow
+from vectorflow.models.alerts import FIRING
 from vectorflow.services import tokens as token_service
+from vectorflow.services.actors import Actor
 from vectorflow.services.environments import issue_enrollment_token
+from vectorflow.services.windows import create_window
 
 from .. import factories
 from ..api.openapi_check import check_exchange
@@ -112,16 +116,28 @@ def objects(world):
     raw = {who: token_service.create_personal_token(world.users[who], f"fuzz-{who}")[1]
            for who in ("superadmin", "ADMIN", "VIEWER")}
     other, _ = token_service.create_service_token(world.team, "other", Role.VIEWER)
+    window = create_window(world.env, {"name": "nightly", "nodeIds": [node.id],
+                                       "start": "2099-01-05T02:00:00+00:00",
+                                       "durationMinutes": 60, "rrule": "FREQ=DAILY"},
+                           actor=Actor.cli())
+    # A loopback URL: a test message is refused at once, never sent anywhere.
+    channel = NotificationChannel(team_id=world.team.id, name="ops", type="slack",
+                                  url="http://127.0.0.1:9/hook", rules=[], events=[])
+    alert = Alert(key="fuzz", rule="node_unreachable", state=FIRING,
+                  environment_id=world.env.id, node_id=node.id, subject=node.name,
+                  message="silent", since=utcnow(), fired_at=utcnow())
+    db.session.add_all([channel, alert])
     db.session.commit()
     ids = {"env_id": [world.env.id, world.other_env.id], "node_id": [node.id],
-           "pipeline_id": [pipeline.id], "secret_id": [secret.id], "token_id": [other.id]}
+           "pipeline_id": [pipeline.id], "secret_id": [secret.id], "token_id": [other.id],
+           "window_id": [window.id], "channel_id": [channel.id], "alert_id": [str(alert.id)]}
     return {"ids": ids, "tokens": raw, "world": world}
 
 
 def fill_path(data, path: str, ids: dict) -> str:
     for name, choices in ids.items():
         if "{" + name + "}" in path:
-            value = data.draw(st.sampled_from([*choices, "0" * 20, "abc"]))
+            value = data.draw(st.sampled_from([*choices, "0" * 20, "abc", "9" * 20]))
             path = path.replace("{" + name + "}", value)
     return path
 
@@ -175,3 +191,8 @@ def test_every_operation_with_input_is_fuzzed():
                                             ("POST", "/api/agent/heartbeat")}
     with_input = set(operations("/api/")) - {("GET", p) for p in SKIPPED}
     assert with_input <= fuzzed
+
+
+def test_every_path_parameter_is_filled_with_a_real_id(objects):
+    names = {name for path in document()["paths"] for name in re.findall(r"{(\w+)}", path)}
+    assert names <= set(objects["ids"])

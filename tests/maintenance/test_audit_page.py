@@ -18,6 +18,13 @@ def rows(html: str) -> list[str]:
     return re.findall(r'<tr data-audit-id="\d+" data-action="[^"]+">(.*?)</tr>', html, re.S)
 
 
+def changes(row: str) -> list[str]:
+    """The changes a row shows, one "key: before → after" string each."""
+    cell = re.search(r'<td class="audit-change">(.*?)</td>', row, re.DOTALL).group(1)
+    return [" ".join(re.sub(r"<[^>]+>", "", line).split())
+            for line in re.findall(r"<div>(.*?)</div>", cell, re.DOTALL)]
+
+
 @pytest.fixture
 def toggled(world, node):
     """Maintenance entered and left on our node, and entered on another team's node."""
@@ -87,7 +94,7 @@ def test_the_log_is_paginated_newest_first(client, login_as, world):
     db.session.commit()
     login_as("ADMIN")
     first = client.get("/audit/?action=test.thing").get_data(as_text=True)
-    assert len(rows(first)) == 50 and "54" in rows(first)[0]
+    assert len(rows(first)) == 50 and changes(rows(first)[0]) == ["n: — → 54"]
     older = re.search(r'href="([^"]+)"[^>]*>Older', first) or re.search(r'rel="next" href="([^"]+)"', first)
     second = client.get(older.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert len(rows(second)) == 5 and 'rel="next"' not in second

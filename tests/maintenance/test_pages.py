@@ -84,6 +84,31 @@ def test_next_never_leaves_the_site(client, login_as, node):
     assert "evil" not in response.headers["Location"]
 
 
+def test_next_with_a_line_break_never_reaches_the_location_header(client, login_as, node):
+    login_as("ADMIN")
+    response = client.submit(f"/nodes/{node.id}/maintenance", ENTER | {"next": "/\r\nX: 1"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/" and "X" not in response.headers
+
+
+@pytest.mark.parametrize("reason, problem", [
+    ("kernel\ud800patch", "must be valid Unicode (it holds a lone surrogate)"),
+    ("kernel\x00patch", "must not contain NUL characters"),
+])
+def test_a_reason_that_cannot_be_stored_is_refused_over_the_api(client, node, world, reason,
+                                                                problem):
+    from tests.factories import make_api_token
+
+    token = make_api_token(world.users["ADMIN"])
+    response = client.post(f"/api/v1/nodes/{node.id}/maintenance",
+                           json={"enabled": True, "reason": reason},
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 400
+    assert problem in response.get_json()["error"]
+    db.session.refresh(node)
+    assert node.maintenance_mode is False and audit_count() == 0
+
+
 def test_fetch_gets_json_and_the_row_is_not_reloaded(client, login_as, node):
     login_as("ADMIN")
     token = client.csrf_token()

@@ -21,9 +21,9 @@ from vectorflow.models import (
 )
 from vectorflow.services import Conflict, ServiceError
 from vectorflow.services.actors import Actor
+from vectorflow.services.budgets import shortfalls
 from vectorflow.services.maintenance import (
-    coverage_warnings,
-    coverage_warnings_for,
+    budget_shortfalls,
     end_expired_maintenance,
     history,
     on_heartbeat,
@@ -140,7 +140,7 @@ def test_coverage_warns_about_pipelines_only_this_node_runs(world, node):
     for p in (only_here, shared):
         report(node, p)
     report(other, shared)
-    assert [p.name for p in coverage_warnings(node)] == ["only-here"]
+    assert [s.pipeline.name for s in budget_shortfalls(node)] == ["only-here"]
 
 
 def test_nodes_in_maintenance_unhealthy_or_silent_do_not_count_as_coverage(world, node):
@@ -153,13 +153,13 @@ def test_nodes_in_maintenance_unhealthy_or_silent_do_not_count_as_coverage(world
     for n in (in_maintenance, unreachable, silent):
         report(n, pipeline)
     report(crashed, pipeline, ProcessStatus.CRASHED)
-    assert [p.name for p in coverage_warnings(node)] == ["logs"]
+    assert [s.pipeline.name for s in budget_shortfalls(node)] == ["logs"]
 
 
 def test_undeployed_pipelines_and_other_environments_never_warn(world, node):
     make_pipeline(world.env, "draft", deployed=False)
     make_pipeline(world.other_env, "theirs")
-    assert coverage_warnings(node) == []
+    assert budget_shortfalls(node) == []
 
 
 def test_entering_with_a_coverage_warning_is_refused_unless_forced(world, node):
@@ -180,8 +180,8 @@ def test_bulk_coverage_counts_the_whole_set_as_gone(world, node):
     other, _ = make_node(world.env, "edge-2")
     report(node, pipeline)
     report(other, pipeline)
-    assert coverage_warnings(node) == [] and coverage_warnings(other) == []
-    assert [p.name for p in coverage_warnings_for([node, other])] == ["logs"]
+    assert budget_shortfalls(node) == [] and budget_shortfalls(other) == []
+    assert [s.pipeline.name for s in shortfalls([node, other])] == ["logs"]
 
 
 def test_the_running_count_is_what_the_node_last_reported_running(world, node):

@@ -125,10 +125,10 @@ def test_renaming_from_the_page(client, login_as, node, db):
 
 def test_deleting_from_the_page_returns_to_the_fleet(client, login_as, node, db):
     login_as("ADMIN")
-    response = client.submit(f"/nodes/{node.id}/delete", {})
+    node_id = node.id
+    response = client.submit(f"/nodes/{node_id}/delete", {})
     assert response.headers["Location"].endswith("/")
-    db.session.expire_all()
-    assert db.session.get(VectorNode, node.id) is None
+    assert db.session.get(VectorNode, node_id) is None
 
 
 def test_triggering_an_update_shows_the_pending_action(client, login_as, node, db):
@@ -168,3 +168,42 @@ def test_the_last_update_error_is_shown(client, login_as, node, db):
     db.session.commit()
     login_as("VIEWER")
     assert "download failed: 404 Not Found" in client.get(f"/nodes/{node.id}").get_data(as_text=True)
+
+
+HOSTILE_METRICS = {
+    "netRxBytes": 10**400, "netTxBytes": "lots", "memoryUsedBytes": 10**400,
+    "memoryTotalBytes": 1, "fsUsedBytes": True, "fsTotalBytes": 10, "cpuSecondsTotal": 10**400,
+    "cpuSecondsIdle": -(10**400), "loadAvg1": [1], "loadAvg5": {"a": 1}, "loadAvg15": None,
+}
+
+
+def test_the_page_renders_whatever_numbers_an_agent_stored(client, login_as, world, node, db):
+    pipeline = factories.make_pipeline(world.env, "app-logs")
+    db.session.add(NodePipelineStatus(
+        node_id=node.id, pipeline_id=pipeline.id, version=1, status=ProcessStatus.RUNNING,
+        uptime_seconds=2**62, events_in=2**62, bytes_in=2**62))
+    now = utcnow()
+    db.session.add(NodeMetric(node_id=node.id, created_at=now - timedelta(seconds=15),
+                              data=dict(HOSTILE_METRICS, netRxBytes=0)))
+    db.session.add(NodeMetric(node_id=node.id, created_at=now, data=HOSTILE_METRICS))
+    db.session.commit()
+    login_as("VIEWER")
+    response = client.get(f"/nodes/{node.id}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    metrics = page[page.index('id="node-metrics"'):]
+    assert "↓ —" in metrics and "· ↑ —" in metrics  # no number a page can show
+    row = page[page.index(f'id="node-pipeline-{pipeline.id}"'):]
+    row = row[:row.index("</tr>")]
+    for text in ("4611686018.4G", "4.0 EiB", "53375995583650d 7h"):
+        assert text in row, text
+
+
+def test_labels_holding_a_lone_surrogate_render(client, login_as, world, db):
+    node, _ = factories.make_node(world.env, "odd", labels={"role": "in\ud800gest"})
+    db.session.commit()
+    login_as("VIEWER")
+    response = client.get(f"/nodes/{node.id}")
+    assert response.status_code == 200
+    assert "role=in?gest" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 200  # the fleet shows labels too

@@ -1,6 +1,7 @@
 """Validating Vector configs before they are saved: every error names its component."""
 import pytest
 
+from vectorflow.schemas.fields import CONFIG_DEPTH_MAX
 from vectorflow.services.vector_config import validate_vector_config
 
 from ..factories import SIMPLE_CONFIG
@@ -75,3 +76,56 @@ def test_yaml_syntax_errors_give_the_line_number():
     (error,) = validate_vector_config(text)
     assert error.startswith("YAML syntax error at line ")
     assert "line 5" in error or "line 6" in error
+
+
+# ---------------------------------------------------------------- what a config may cost
+
+RECURSIVE_ALIAS = SIMPLE_CONFIG + "extra: &a [*a]\n"
+ALIAS_BOMB = SIMPLE_CONFIG + "".join(
+    f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9) if n else '[SECRET[x]]'}]\n" for n in range(6))
+
+
+@pytest.mark.parametrize("config, where", [
+    (RECURSIVE_ALIAS, "line 11, column 8"),
+    (ALIAS_BOMB, "line 11, column 5"),
+    (SIMPLE_CONFIG.replace("format: json", "format: &fmt json"), "line 4, column 13"),
+    (SIMPLE_CONFIG + "defaults: &d {codec: json}\nmore:\n  <<: *d\n", "line 11, column 11"),
+])
+def test_yaml_anchors_and_aliases_are_refused_naming_where(config, where):
+    refused = ("YAML anchors and aliases (&name, *name) are not allowed; "
+               "write the repeated value out")
+    assert validate_vector_config(config) == [f"{refused} ({where})"]
+
+
+def test_the_alias_bomb_is_small_and_refused_before_it_expands():
+    assert len(ALIAS_BOMB.encode()) < 700
+    assert validate_vector_config(ALIAS_BOMB)[0].startswith("YAML anchors and aliases")
+
+
+@pytest.mark.parametrize("config", [
+    "[" * 3000,
+    "[" * 3000 + "]" * 3000,
+    "{a: " * 3000 + "1" + "}" * 3000,
+    "".join("  " * i + f"k{i}:\n" for i in range(3000)),
+])
+def test_nesting_deeper_than_the_limit_is_refused_naming_the_limit(config):
+    (problem,) = validate_vector_config(config)
+    assert problem.startswith(f"config is nested deeper than {CONFIG_DEPTH_MAX} levels (line ")
+
+
+def test_nesting_up_to_the_limit_is_read():
+    arrays = CONFIG_DEPTH_MAX - 4  # inside the document, sinks, out and encoding
+    deep = SIMPLE_CONFIG.replace("codec: json",
+                                 "codec: json\n      x: " + "[" * arrays + "]" * arrays)
+    assert validate_vector_config(deep) == []
+    deeper = deep.replace("x: [", "x: [[")
+    assert validate_vector_config(deeper)[0].startswith("config is nested deeper than")
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("1" * 5000, "Exceeds the limit (4300 digits) for integer string conversion"),
+    ("2026-13-45", "month must be in 1..12"),
+])
+def test_values_python_cannot_hold_are_refused_not_a_crash(value, reason):
+    assert validate_vector_config(SIMPLE_CONFIG + f"extra: {value}\n") == [
+        f"config holds a value that cannot be read ({reason})"]

@@ -1,5 +1,6 @@
 """The simulated agent behaves like vf-agent: checksum diffs, supervisor states, heartbeats."""
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -31,7 +32,7 @@ def test_unknown_pipelines_start_and_missing_ones_stop():
     agent = make_agent()
     agent.apply([entry("a", "c1"), entry("b", "c2")])
     assert set(agent.processes) == {"a", "b"}
-    assert all(p.status == "STARTING" for p in agent.processes.values())
+    assert all(p.status(time.monotonic()) == "STARTING" for p in agent.processes.values())
     agent.apply([entry("b", "c2")])
     assert set(agent.processes) == {"b"} and set(agent.known) == {"b"}
     agent.apply([])
@@ -66,6 +67,16 @@ def test_a_process_runs_two_seconds_after_start_and_counters_grow():
     assert second["bytesOut"] > first["bytesOut"] and second["configChecksum"] == "c1"
 
 
+def test_the_supervisor_runs_a_started_process_without_waiting_for_a_heartbeat():
+    agent = make_agent()
+    agent.apply([entry("a", "c1"), entry("b", "c2")])
+    assert agent.running_count() == 0
+    for process in agent.processes.values():
+        process.started -= 2.5          # started 2.5 s ago; no heartbeat was built since
+    assert agent.running_count() == 2
+    assert [p["status"] for p in agent.heartbeat_body()["pipelines"]] == ["RUNNING", "RUNNING"]
+
+
 def test_host_metrics_are_sent_only_while_a_pipeline_runs():
     agent = make_agent()
     body = agent.heartbeat_body()
@@ -78,20 +89,22 @@ def test_host_metrics_are_sent_only_while_a_pipeline_runs():
 
 
 def test_a_crashed_pipeline_restarts_with_a_doubling_backoff():
-    process = Process("a", 1, "c", pid=10, started=0.0, rate=100, bytes_per_event=200,
-                      status="RUNNING")
+    process = Process("a", 1, "c", pid=10, started=0.0, rate=100, bytes_per_event=200)
 
     class Always:
         def random(self):
             return 0.0
 
+    assert process.status(5.0) == "RUNNING"
     assert process.advance(5.0, 1.0, Always(), lambda: 11) == "crashed"
-    assert process.status == "CRASHED" and process.restart_at == 6.0
+    assert process.status(5.0) == "CRASHED" and process.restart_at == 6.0
     assert process.report(5.5)["status"] == "CRASHED"
+    # The supervisor restarts it when the backoff has passed, heartbeat or not.
+    assert process.status(6.5) == "STARTING" and process.status(8.0) == "RUNNING"
     assert process.advance(6.5, 0.0, Always(), lambda: 11) == "restarted"
-    assert process.pid == 11 and process.status == "STARTING"
+    assert process.pid == 11 and process.status(6.5) == "STARTING"
     process.advance(8.5, 1.0, Always(), lambda: 12)
-    assert process.status == "CRASHED" and process.restart_at == 8.5 + 2.0
+    assert process.status(8.5) == "CRASHED" and process.restart_at == 8.5 + 2.0
 
 
 def test_self_update_reports_the_target_version():

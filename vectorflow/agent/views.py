@@ -10,7 +10,6 @@ from functools import wraps
 from flask import current_app, g, request, url_for
 
 from ..errors import render_error
-from ..extensions import db
 from ..models import VectorNode
 from ..schemas.agent import OK, AgentEnrollRequest, AgentEnrollResponse, AgentHeartbeat
 from ..schemas.base import parse_body, respond
@@ -19,6 +18,7 @@ from ..services.agent import (
     PollingNode,
     agent_config,
     authenticate_node,
+    authenticate_node_for_update,
     authenticate_polling_node,
     enroll_node,
     record_heartbeat,
@@ -59,19 +59,12 @@ def push_url() -> str:
     return request.host_url.rstrip("/") + url_for("agent.push")
 
 
-def _json_body():
-    # The agent always sends JSON; don't insist on the Content-Type header to read it.
-    return request.get_json(force=True, silent=True)
-
-
 @bp.post("/enroll")
 def enroll():
-    node, token = enroll_node(parse_body(AgentEnrollRequest, _json_body()))
-    db.session.commit()
+    node, token = enroll_node(parse_body(AgentEnrollRequest, force=True))
     return respond(AgentEnrollResponse(node_id=node.id, node_token=token,
                                        environment_id=node.environment.id,
                                        environment_name=node.environment.name))
-
 
 @bp.get("/config")
 @node_required(authenticate=authenticate_polling_node)
@@ -83,10 +76,8 @@ def config():
     response.headers["Cache-Control"] = "no-store"
     return response
 
-
 @bp.post("/heartbeat")
-@node_required
+@node_required(authenticate=authenticate_node_for_update)
 def heartbeat():
-    record_heartbeat(current_node(), parse_body(AgentHeartbeat, _json_body()))
-    db.session.commit()
+    record_heartbeat(current_node(), parse_body(AgentHeartbeat, force=True))
     return respond(OK)

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from flask import abort
 from flask_login import current_user
 
-from ..guards import get_environment_or_404
+from ..guards import get_environment_or_404, get_team_or_404
 from ..models import Environment, User
 
 
@@ -23,6 +23,20 @@ def in_environments(query: sa.Select, column, environment_id: str | None) -> sa.
     if ids is None:
         return query
     return query.where(column.in_(sa.select(Environment.id).where(Environment.team_id.in_(ids))))
+
+
+def admin_teams(team_id: str | None, what: str) -> list[str] | None:
+    """Return the team ids for a listing open to team ADMINs: ``team_id`` (404/403 unless the
+    caller is its ADMIN), else the caller's ADMIN teams (None: every team); 403 if none."""
+    from ..models import Role
+    from ..services.tokens import admin_team_ids
+
+    if team_id:
+        return [get_team_or_404(team_id, Role.ADMIN).id]
+    teams = admin_team_ids(principal())
+    if teams is not None and not teams:
+        abort(403, f"{what} is open to team ADMINs.")
+    return teams
 
 
 def principal():

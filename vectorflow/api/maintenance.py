@@ -9,6 +9,7 @@ from ..models import Role, VectorNode
 from ..schemas import api as models
 from ..schemas.base import parse_body, respond
 from ..services.maintenance import set_maintenance, set_maintenance_many
+from ..services.nodes import has_labels
 from . import bp
 
 
@@ -23,7 +24,6 @@ def node_maintenance(node_id):
     node = get_node_or_404(node_id, Role.ADMIN)
     body = parse_body(models.NodeMaintenance)
     set_maintenance(node, body.enabled, **_options(body))
-    db.session.commit()
     return respond(models.Node.of(node))
 
 
@@ -35,7 +35,7 @@ def _selected_nodes(body: models.BulkMaintenance) -> list[VectorNode]:
     nodes = db.session.scalars(
         sa.select(VectorNode).where(VectorNode.environment_id == env.id).order_by(VectorNode.name)
     )
-    return [n for n in nodes if all((n.labels or {}).get(k) == v for k, v in labels.items())]
+    return [n for n in nodes if has_labels(n, labels)]
 
 
 @bp.post("/nodes/maintenance")
@@ -46,11 +46,9 @@ def bulk_maintenance():
     nodes = _selected_nodes(body)
     dry_run = bool(body.dry_run)
     result = set_maintenance_many(nodes, body.enabled, dry_run=dry_run, **_options(body))
-    if not dry_run:
-        db.session.commit()
     return respond(models.BulkMaintenanceResult(
         dry_run=dry_run, enabled=body.enabled,
         nodes=[models.NodeSummary.of(n) for n in result.changed],
         unchanged_node_ids=[n.id for n in result.unchanged],
-        coverage_warnings=[models.CoverageWarning.of(p) for p in result.warnings],
+        coverage_warnings=[models.BudgetShortfall.of(s) for s in result.warnings],
     ))

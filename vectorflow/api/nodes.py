@@ -4,17 +4,13 @@ Maintenance has its own module (api/maintenance.py).
 """
 from __future__ import annotations
 
-import re
-
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from ..extensions import db
 from ..guards import get_node_or_404, require_login
 from ..models import NodePipelineStatus, Role, VectorNode
 from ..schemas import api as models
 from ..schemas.base import InvalidInput, page_response, parse_body, parse_query, respond
-from ..schemas.fields import LABEL_KEY_MAX
 from ..services import nodes as node_service
 from ..services.nodes import effective_status_clause, unreachable_cutoff
 from . import bp
@@ -26,18 +22,18 @@ NODE_LOAD = (
     selectinload(VectorNode.environment),
     selectinload(VectorNode.pipeline_statuses).selectinload(NodePipelineStatus.pipeline),
 )
-LABEL_KEY = re.compile(rf"^[A-Za-z0-9_.\-/]{{1,{LABEL_KEY_MAX}}}$")
+LABEL_KEY = node_service.LABEL_KEY
 
 
 def label_filters(selectors: list[str]) -> list:
     """Turn ``key=value`` selectors into SQL conditions on the node's labels."""
-    conditions = []
+    labels = {}
     for selector in selectors:
         key, sep, value = selector.partition("=")
         if not sep or not LABEL_KEY.match(key):
             raise InvalidInput({"label": f"{selector!r} is not key=value"})
-        conditions.append(VectorNode.labels[key].as_string() == value)
-    return conditions
+        labels[key] = value
+    return node_service.label_clauses(labels)
 
 
 @bp.get("/nodes")
@@ -68,7 +64,6 @@ def update_node(node_id):
     node = get_node_or_404(node_id, Role.ADMIN)
     body = parse_body(models.RenameNode)
     node_service.rename_node(node, body.name)
-    db.session.commit()
     return respond(models.Node.of(node))
 
 
@@ -76,7 +71,6 @@ def update_node(node_id):
 @require_login
 def delete_node(node_id):
     node_service.delete_node(get_node_or_404(node_id, Role.ADMIN))
-    db.session.commit()
     return no_content()
 
 
@@ -87,5 +81,4 @@ def agent_update(node_id):
     body = parse_body(models.AgentUpdate)
     node_service.trigger_agent_update(node, body.target_version, body.download_url,
                                       body.checksum)
-    db.session.commit()
     return respond(models.Node.of(node))

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from ..schemas import agent, api
 from ..schemas.base import components, page_of, query_parameters, ref
-from ..schemas.fields import ID_PATTERN
+from ..schemas.fields import ID_PATTERN, INT64_MAX
 
 TOKEN_AUTH = [{"apiToken": []}, {"session": []}]
 NODE_AUTH = [{"nodeToken": []}]
@@ -159,6 +159,14 @@ PATHS: dict[str, dict[str, Operation]] = {
         "put": op("Edit the draft (EDITOR); agents see it only after a deploy",
                   response=api.Pipeline, body=api.UpdatePipeline, errors=(403, 404, 409),
                   tag="pipelines"),
+        "patch": op("Set the disruption budget (ADMIN)",
+                    description="The minimum number of healthy nodes outside maintenance that "
+                                "must keep running the deployed pipeline, or a percentage of the "
+                                "environment's nodes (rounded up); null restores the default of "
+                                "1. Every way into maintenance is refused with 409 when it "
+                                "would break a budget, unless forced.",
+                    response=api.Pipeline, body=api.PatchPipeline, errors=(403, 404),
+                    tag="pipelines"),
         "delete": op("Delete an undeployed pipeline and its versions (EDITOR)", status=204,
                      errors=(403, 404, 409), tag="pipelines"),
     },
@@ -176,6 +184,38 @@ PATHS: dict[str, dict[str, Operation]] = {
     "/api/v1/pipelines/{pipeline_id}/versions": {
         "get": op("List deployed versions, newest first", response=page_of(api.PipelineVersion),
                   query=api.PageQuery, errors=(404,), tag="pipelines"),
+    },
+    "/api/v1/maintenance-windows": {
+        "get": op("List maintenance windows of your teams' environments",
+                  response=page_of(api.MaintenanceWindow), query=api.ListWindows, errors=(404,),
+                  tag="maintenance-windows"),
+        "post": op("Create a maintenance window (ADMIN)",
+                   description="Give nodeIds or a selector, the first start (ISO 8601 with an "
+                               "offset), durationMinutes and optionally an IANA timezone and an "
+                               "RRULE. The sweep puts the targeted nodes into maintenance at "
+                               "each start (as the system) and takes them out at the end, "
+                               "skipping nodes already in maintenance and nodes a disruption "
+                               "budget protects (never forcing). If an occurrence is going on, "
+                               "it opens at once. Create it disabled to preview it first.",
+                   response=api.MaintenanceWindow, status=201, body=api.CreateWindow,
+                   errors=(403, 404, 409), tag="maintenance-windows"),
+    },
+    "/api/v1/maintenance-windows/{window_id}": {
+        "get": op("Show a maintenance window with its current or last run",
+                  response=api.MaintenanceWindow, errors=(404,), tag="maintenance-windows"),
+        "patch": op("Change a maintenance window (ADMIN)",
+                    description="Any of the creation fields but environmentId. enabled=false "
+                                "ends an open occurrence at once; a new durationMinutes moves "
+                                "its end; a new target applies from the next sweep.",
+                    response=api.MaintenanceWindow, body=api.UpdateWindow,
+                    errors=(403, 404, 409), tag="maintenance-windows"),
+        "delete": op("Delete a maintenance window (ADMIN); an open occurrence ends first",
+                     status=204, errors=(403, 404), tag="maintenance-windows"),
+    },
+    "/api/v1/maintenance-windows/{window_id}/preview": {
+        "get": op("The next occurrences and the nodes the window would take now",
+                  response=api.MaintenanceWindowPreview, query=api.PreviewQuery,
+                  errors=(404,), tag="maintenance-windows"),
     },
     "/api/v1/secrets": {
         "get": op("List an environment's secrets (names only)", response=page_of(api.Secret),
@@ -204,6 +244,48 @@ PATHS: dict[str, dict[str, Operation]] = {
         "get": op("List audit rows of the teams where you are ADMIN, newest first",
                   response=page_of(api.AuditEntry), query=api.ListAudit, errors=(403, 404),
                   tag="audit"),
+    },
+    "/api/v1/alerts": {
+        "get": op("List alerts of your teams, newest first",
+                  description="`state` is `firing` or `resolved`; a firing alert with "
+                              "`suppressed: true` fired while its node was in maintenance and "
+                              "notified no one.",
+                  response=page_of(api.Alert), query=api.ListAlerts, errors=(404,),
+                  tag="alerts"),
+    },
+    "/api/v1/alerts/{alert_id}/ack": {
+        "post": op("Acknowledge an alert (EDITOR)", response=api.Alert, body=api.Empty,
+                   errors=(403, 404), tag="alerts"),
+    },
+    "/api/v1/alert-rules": {
+        "get": op("List the built-in alert rules as set for an environment",
+                  response=page_of(api.AlertRule), query=api.ListRules, errors=(404,),
+                  tag="alerts"),
+        "patch": op("Enable or disable a rule, or change its threshold (ADMIN)",
+                    response=api.AlertRule, body=api.AlertRuleChange, errors=(403, 404),
+                    tag="alerts"),
+    },
+    "/api/v1/notification-channels": {
+        "get": op("List the notification channels of the teams where you are ADMIN",
+                  response=page_of(api.NotificationChannel), query=api.ListChannels,
+                  errors=(403, 404), tag="alerts"),
+        "post": op("Add a webhook, Slack or email channel to a team (ADMIN)",
+                   description="Webhooks are signed: `X-VectorFlow-Signature: sha256=<hex "
+                               "HMAC-SHA256 of \"<X-VectorFlow-Timestamp>.<body>\">` with the "
+                               "channel's secret. URLs resolving to loopback, link-local or "
+                               "private addresses are refused unless the server allows them.",
+                   response=api.NotificationChannel, status=201, body=api.CreateChannel,
+                   errors=(403, 404, 409), tag="alerts"),
+    },
+    "/api/v1/notification-channels/{channel_id}/test": {
+        "post": op("Send a test message now (ADMIN); answers its delivery-log entry",
+                   response=api.NotificationDelivery, body=api.Empty, errors=(403, 404),
+                   tag="alerts"),
+    },
+    "/api/v1/notification-channels/{channel_id}/deliveries": {
+        "get": op("The channel's delivery log, newest first (ADMIN)",
+                  response=page_of(api.NotificationDelivery), query=api.PageQuery,
+                  errors=(403, 404), tag="alerts"),
     },
     "/api/v1/events": {
         "get": op("Stream your teams' events (server-sent events)",
@@ -238,9 +320,14 @@ PATHS: dict[str, dict[str, Operation]] = {
 }
 
 
+ID_PARAMETER = {"type": "string", "pattern": f"^{ID_PATTERN}$"}
+# Path parameters that are numbered ids (<serial:...>); every other one is an <id:...>.
+SERIAL_PARAMETERS = {"alert_id": {"type": "integer", "minimum": 1, "maximum": INT64_MAX}}
+
+
 def _path_parameters(path: str) -> list[dict]:
     return [{"name": name, "in": "path", "required": True,
-             "schema": {"type": "string", "pattern": f"^{ID_PATTERN}$"}}
+             "schema": SERIAL_PARAMETERS.get(name, ID_PARAMETER)}
             for name in re.findall(r"{(\w+)}", path)]
 
 

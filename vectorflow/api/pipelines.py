@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..extensions import db
 from ..guards import get_environment_or_404, get_pipeline_or_404, require_login
 from ..models import Pipeline, PipelineVersion, Role
 from ..schemas import api as models
 from ..schemas.base import page_response, parse_body, parse_query, respond
+from ..services import budgets
 from ..services import pipelines as pipeline_service
 from . import bp
 from .common import in_environments, no_content
@@ -15,7 +15,8 @@ from .pagination import paginate
 
 
 def represent(pipeline: Pipeline) -> models.Pipeline:
-    return models.Pipeline.of(pipeline, latest=pipeline_service.latest_version(pipeline))
+    return models.Pipeline.of(pipeline, latest=pipeline_service.latest_version(pipeline),
+                              budget=budgets.states([pipeline])[pipeline.id])
 
 
 @bp.get("/pipelines")
@@ -27,7 +28,9 @@ def list_pipelines():
         query = query.where(Pipeline.name == args.name)
     rows, cursor = paginate(query, [Pipeline.name, Pipeline.id], args)
     latest = pipeline_service.latest_versions(p.id for p in rows)
-    return page_response(rows, cursor, models.Pipeline, latest=lambda p: latest.get(p.id))
+    budget = budgets.states(rows)
+    return page_response(rows, cursor, models.Pipeline, latest=lambda p: latest.get(p.id),
+                         budget=lambda p: budget[p.id])
 
 
 @bp.post("/pipelines")
@@ -38,7 +41,6 @@ def create_pipeline():
     pipeline = pipeline_service.create_pipeline(
         env, body.name, body.config_yaml, body.description or "", body.log_level,
     )
-    db.session.commit()
     return respond(represent(pipeline), 201)
 
 
@@ -60,7 +62,16 @@ def update_pipeline(pipeline_id):
         pipeline, config_yaml=body.config_yaml, description=body.description,
         log_level=log_level, name=body.name,
     )
-    db.session.commit()
+    return respond(represent(pipeline))
+
+
+@bp.patch("/pipelines/<id:pipeline_id>")
+@require_login
+def patch_pipeline(pipeline_id):
+    """Set the pipeline's disruption budget (ADMIN: it decides who may take nodes down)."""
+    pipeline = get_pipeline_or_404(pipeline_id, Role.ADMIN)
+    body = parse_body(models.PatchPipeline)
+    pipeline = budgets.set_budget(pipeline, body.budget())
     return respond(represent(pipeline))
 
 
@@ -68,7 +79,6 @@ def update_pipeline(pipeline_id):
 @require_login
 def delete_pipeline(pipeline_id):
     pipeline_service.delete_pipeline(get_pipeline_or_404(pipeline_id, Role.EDITOR))
-    db.session.commit()
     return no_content()
 
 
@@ -78,7 +88,6 @@ def deploy_pipeline(pipeline_id):
     pipeline = get_pipeline_or_404(pipeline_id, Role.EDITOR)
     parse_body(models.Empty)
     version = pipeline_service.deploy_pipeline(pipeline)
-    db.session.commit()
     return respond(models.Deployment(pipeline_id=pipeline.id, version=version.version,
                                      deployed_at=pipeline.deployed_at))
 
@@ -89,7 +98,6 @@ def undeploy_pipeline(pipeline_id):
     pipeline = get_pipeline_or_404(pipeline_id, Role.EDITOR)
     parse_body(models.Empty)
     pipeline = pipeline_service.undeploy_pipeline(pipeline)
-    db.session.commit()
     return respond(represent(pipeline))
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..extensions import db
 from ..guards import get_environment_or_404, get_secret_or_404, require_login
 from ..models import Role, Secret
 from ..schemas import api as models
@@ -36,7 +35,6 @@ def create_secret():
     body = parse_body(models.CreateSecret)
     env = get_environment_or_404(body.environment_id, Role.EDITOR)
     secret = secret_service.create_secret(env, body.name, body.value)
-    db.session.commit()
     return respond(models.Secret.of(secret, used_by=_used_by(env).get(secret.name)), 201)
 
 
@@ -46,7 +44,6 @@ def rotate_secret(secret_id):
     secret = get_secret_or_404(secret_id, Role.EDITOR)
     body = parse_body(models.RotateSecret)
     secret_service.rotate_secret(secret, body.value)
-    db.session.commit()
     return respond(models.Secret.of(secret, used_by=_used_by(secret.environment).get(secret.name)))
 
 
@@ -54,5 +51,4 @@ def rotate_secret(secret_id):
 @require_login
 def delete_secret(secret_id):
     secret_service.delete_secret(get_secret_or_404(secret_id, Role.EDITOR))
-    db.session.commit()
     return no_content()

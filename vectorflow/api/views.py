@@ -4,7 +4,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, jsonify
 
-from ..extensions import db
 from ..guards import (
     get_environment_or_404,
     get_team_or_404,
@@ -17,7 +16,7 @@ from ..schemas.base import page_response, parse_body, parse_query, respond
 from ..services import accounts, environments, tokens
 from ..services.audit import audit_query
 from . import bp
-from .common import acting_user, no_content, principal, visible_team_ids
+from .common import acting_user, admin_teams, no_content, principal, visible_team_ids
 from .pagination import paginate
 
 # -- teams ----------------------------------------------------------------------------
@@ -40,7 +39,6 @@ def list_teams():
 def create_team():
     body = parse_body(models.CreateTeam)
     team = accounts.create_team(body.name)
-    db.session.commit()
     return respond(models.Team.of(team), 201)
 
 
@@ -72,7 +70,6 @@ def create_environment():
         secret_backend=body.secret_backend or SecretBackend.BUILTIN,
         secret_backend_config=body.secret_backend_config,
     )
-    db.session.commit()
     return respond(models.Environment.of(env), 201)
 
 
@@ -88,7 +85,6 @@ def issue_enrollment_token(env_id):
     env = get_environment_or_404(env_id, Role.ADMIN)
     parse_body(models.Empty)
     token = environments.issue_enrollment_token(env)
-    db.session.commit()
     return respond(models.EnrollmentToken(token=token, hint=env.enrollment_token_hint))
 
 
@@ -116,7 +112,6 @@ def create_token():
         if user is None:
             abort(403, "A service token cannot create personal tokens; pass teamId.")
         token, raw = tokens.create_personal_token(user, body.name)
-    db.session.commit()
     return respond(models.CreatedApiToken.of(token, raw=raw), 201)
 
 
@@ -127,7 +122,6 @@ def revoke_token(token_id):
     if token is None or not tokens.may_manage(principal(), token):
         abort(404)
     tokens.revoke_token(token)
-    db.session.commit()
     return no_content()
 
 
@@ -138,12 +132,7 @@ def revoke_token(token_id):
 @require_login
 def list_audit():
     args = parse_query(models.ListAudit)
-    if args.team_id:
-        teams = [get_team_or_404(args.team_id, Role.ADMIN).id]
-    else:
-        teams = tokens.admin_team_ids(principal())
-        if teams is not None and not teams:
-            abort(403, "The audit log is open to team ADMINs.")
+    teams = admin_teams(args.team_id, "The audit log")
     query = audit_query(teams, action=args.action, node_id=args.node_id, since=args.since)
     rows, cursor = paginate(query, [AuditLog.id], args, descending=True)
     return page_response(rows, cursor, models.AuditEntry)

@@ -1,17 +1,22 @@
-"""Who is calling: a logged-in user (session cookie) or an API token (bearer header).
+"""Who is calling: a signed-in user (session or remember-me cookie) or an API token (bearer).
 
-A bearer request is authenticated by its token alone, never by a cookie, so CSRF
-checks apply only to cookie sessions.
+Flask-Login loads both: its user loader turns a cookie's sign-in token into the user (see
+``services.sessions``), its request loader turns an API call's bearer token into a
+``TokenPrincipal``. A bearer call is authenticated by its token alone, never by a cookie, so
+CSRF checks apply only to cookie sessions.
 """
 from __future__ import annotations
 
-from flask import g, request
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import request
 from flask_login import AnonymousUserMixin, current_user
 
 from ..extensions import csrf, db, login_manager
-from ..models import ApiToken, Role, User, utcnow
+from ..models import ApiToken, Role, utcnow
 from ..security import bearer_token, digests_match, token_digest
-import sqlalchemy as sa
+from ..services.sessions import load_session_user
 
 
 class TokenPrincipal:
@@ -79,22 +84,55 @@ def authenticate_api_token(raw: str) -> TokenPrincipal | None:
         return None
     now = utcnow()
     # Record use at most once a minute: a write on every request would make reads expensive.
+    # Committed with the request (transactions.run); an answer that fails records nothing.
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         token.last_used_at = now
-        db.session.commit()
     return TokenPrincipal(token)
 
 
+def is_bearer_call(environ: dict) -> bool:
+    """Return whether a request is an API call carrying an Authorization header."""
+    return "HTTP_AUTHORIZATION" in environ and environ.get("PATH_INFO", "").startswith("/api/")
+
+
+class BearerCallsCarryNoCookies:
+    """WSGI middleware: an API call with a bearer token is authenticated by the token alone.
+
+    Its cookies are dropped before Flask opens the session, so neither a session nor a
+    remember-me cookie can stand in for the token, and no cookie is set on its answer.
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if is_bearer_call(environ):
+            environ.pop("HTTP_COOKIE", None)
+        return self.wsgi_app(environ, start_response)
+
+
 def init_app(app) -> None:
-    """Install user loading, token authentication and the CSRF policy."""
+    """Install user loading (sign-ins and API tokens) and the CSRF policy."""
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
     login_manager.anonymous_user = Anonymous
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    # The remember-me cookie lives no longer than the sign-in it carries.
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=app.config["VECTORFLOW_SESSION_DAYS"])
+    app.wsgi_app = BearerCallsCarryNoCookies(app.wsgi_app)
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        return db.session.get(User, user_id)
+    def load_signed_in_user(session_token: str):
+        return load_session_user(session_token)
+
+    @login_manager.request_loader
+    def load_bearer_caller(request):
+        if request.blueprint == "agent" or request.path.startswith("/api/agent/"):
+            return None  # agents authenticate with node tokens in their own blueprint
+        if not is_bearer_call(request.environ):
+            return None
+        raw = bearer_token(request.headers["Authorization"])
+        return authenticate_api_token(raw) if raw else None
 
     @login_manager.unauthorized_handler
     def unauthorized():
@@ -108,26 +146,19 @@ def init_app(app) -> None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
     @app.before_request
-    def authenticate_bearer_and_check_csrf():
-        # Each request names its caller afresh (g can outlive a request when an app context
-        # is reused, as in tests; a cached caller must never carry over).
-        g.pop("_login_user", None)
+    def refuse_bad_bearer_tokens_and_check_csrf():
         if request.blueprint == "agent" or request.path.startswith("/api/agent/"):
             # Agents authenticate with node tokens in their own blueprint (the path test covers
             # requests that matched no agent route, e.g. a wrong method, so they get 405/404).
             return None
         if request.endpoint == "api.openapi_document":
             return None  # public, whatever Authorization header comes with it
-        header = request.headers.get("Authorization")
-        if header is not None and request.path.startswith("/api/"):
-            raw = bearer_token(header)
-            principal = authenticate_api_token(raw) if raw else None
-            if principal is None:
+        if is_bearer_call(request.environ):
+            if not current_user.is_authenticated:
                 from ..errors import render_error
 
                 return render_error(401)
-            g._login_user = principal
-            return None
+            return None  # a token cannot be forged by another site: no CSRF check
         if request.path.startswith("/api/") and not current_user.is_authenticated:
             return None  # no session to forge: the view answers 401 (a CSRF 400 would mislead)
         csrf.protect()

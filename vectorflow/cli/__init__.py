@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 from flask.cli import FlaskGroup
 
-from ..extensions import db
+from .. import transactions
 from ..services import ServiceError
 
 
@@ -21,13 +21,11 @@ def main() -> None:
 
 
 def commit_or_fail(fn, *args, **kwargs):
-    """Run a service call and commit; turn a ServiceError into a one-line CLI error."""
+    """Run a service call in a transaction (retried as requests are); turn a ServiceError
+    into a one-line CLI error."""
     try:
-        result = fn(*args, **kwargs)
-        db.session.commit()
-        return result
+        return transactions.run(lambda: fn(*args, **kwargs))
     except ServiceError as err:
-        db.session.rollback()
         raise click.ClickException(err.message) from None
 
 
@@ -43,6 +41,10 @@ def register(app) -> None:
 
     for command in (tokens.tokens, pipelines.pipelines, audit.audit_command):
         app.cli.add_command(command)
+
+    from .windows import windows
+
+    app.cli.add_command(windows)
 
     from .demo import demo_command
     from .simulate import simulate_command

@@ -36,6 +36,41 @@ def users_create(email, password, name, superadmin):
     click.echo(f"created user {user.email} ({user.id})")
 
 
+def _user_or_fail(email: str):
+    from ..services.accounts import find_user
+
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email!r}")
+    return user
+
+
+@users.command("set-password")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="At least 8 characters (asked for when not given).")
+@with_appcontext
+def users_set_password(email, password):
+    """Set a user's password; every sign-in of the user ends."""
+    from ..services.accounts import change_password
+
+    user = _user_or_fail(email)
+    commit_or_fail(change_password, user, password, actor=Actor.cli())
+    click.echo(f"password of {user.email} changed; every sign-in of the user ended")
+
+
+@users.command("signout-everywhere")
+@click.argument("email")
+@with_appcontext
+def users_signout_everywhere(email):
+    """End every sign-in (session and remember-me cookie) of a user."""
+    from ..services.sessions import sign_out_everywhere
+
+    user = _user_or_fail(email)
+    ended = commit_or_fail(sign_out_everywhere, user, actor=Actor.cli())
+    click.echo(f"{user.email} signed out everywhere ({ended} sign-in{'s' if ended != 1 else ''} ended)")
+
+
 @click.group(help="Manage teams and their members.")
 def teams():
     pass
@@ -59,7 +94,7 @@ def teams_create(name):
 @with_appcontext
 def teams_add_member(team, email, role):
     """Add a user to a team, or change their role."""
-    from ..services.accounts import find_team, find_user, set_membership
+    from ..services.accounts import find_team, set_membership
 
     try:
         parsed = Role.parse(role)
@@ -68,9 +103,7 @@ def teams_add_member(team, email, role):
     team_obj = find_team(team)
     if team_obj is None:
         raise click.ClickException(f"no team named {team!r}")
-    user = find_user(email)
-    if user is None:
-        raise click.ClickException(f"no user with email {email!r}")
+    user = _user_or_fail(email)
     commit_or_fail(set_membership, team_obj, user, parsed, actor=Actor.cli())
     click.echo(f"{user.email} is {parsed.name} of {team_obj.name}")
 

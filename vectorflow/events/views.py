@@ -1,6 +1,8 @@
 """The event stream: ``GET /events`` for dashboards, ``GET /api/v1/events`` for API tokens."""
 from __future__ import annotations
 
+import re
+
 from flask import request
 from flask_login import current_user
 
@@ -11,14 +13,18 @@ from ..schemas.api import StreamQuery
 from ..schemas.base import InvalidInput, parse_query
 from . import bp
 
+EVENT_ID = re.compile(r"[0-9]{1,19}")
+
 
 def header_cursor() -> int | None:
-    """Return the Last-Event-ID header as an event id, or None when absent."""
+    """Return the Last-Event-ID header as an event id, or None when absent; 400 when it is
+    not one (this server only sends ids of 1-19 ASCII digits, as event ids are BIGINTs)."""
     raw = (request.headers.get("Last-Event-ID") or "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
-        raise InvalidInput({"Last-Event-ID": "must be a non-negative integer event id"})
+    if not EVENT_ID.fullmatch(raw):
+        raise InvalidInput({"Last-Event-ID": "must be an event id: a non-negative integer "
+                                             "of at most 19 digits"})
     return int(raw)
 
 

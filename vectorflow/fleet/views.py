@@ -1,5 +1,5 @@
 """The fleet table: every node the user can see, paginated and filtered server-side."""
-from flask import has_request_context, render_template, request
+from flask import g, has_request_context, render_template, request
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -7,8 +7,6 @@ from ..guards import get_node_or_404, require_login
 from ..live import live_page
 from ..models import NodeStatus, VectorNode
 from ..pagination import page_number, paginate, url_with
-from ..schemas.base import InvalidInput
-from ..schemas.fields import text_problem
 from ..services import nodes as node_service
 from . import bp
 
@@ -22,10 +20,9 @@ def _cutoff():
     """Return the unreachable cutoff, computed once per request (one settings query)."""
     if not has_request_context():
         return node_service.unreachable_cutoff()
-    key = "vectorflow.unreachable_cutoff"
-    if key not in request.environ:
-        request.environ[key] = node_service.unreachable_cutoff()
-    return request.environ[key]
+    if "unreachable_cutoff" not in g:
+        g.unreachable_cutoff = node_service.unreachable_cutoff()
+    return g.unreachable_cutoff
 
 
 @bp.app_template_global("node_status")
@@ -47,8 +44,6 @@ def index():
     except ValueError:
         status = None
     search = request.args.get("q", "").strip()[:MAX_SEARCH]
-    if text_problem(search):  # PostgreSQL cannot compare text holding a NUL
-        raise InvalidInput({"q": text_problem(search)})
     cutoff = _cutoff()
 
     unfiltered = node_service.visible_nodes(current_user, environment_id=env_id, search=search)

@@ -11,12 +11,13 @@ from datetime import datetime, timezone
 from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from ..auth.views import safe_next
-from ..extensions import db
 from ..guards import get_node_or_404, require_login, wants_json
-from ..models import Pipeline, Role, VectorNode
+from ..models import Role, VectorNode
 from ..schemas.api import MaintenanceState
-from ..services import Conflict, ServiceError
+from ..services import Conflict
 from ..services import maintenance as service
+from ..services.budgets import Shortfall
+from ..transactions import attempt
 from . import bp
 
 TRUE = {"1", "true", "on", "yes"}
@@ -24,10 +25,10 @@ TRUE = {"1", "true", "on", "yes"}
 
 @dataclass
 class MaintenanceInfo:
-    """What the toggle dialog says about a node: pipelines running now, coverage lost."""
+    """What the toggle dialog says about a node: pipelines running now, budgets it would break."""
 
     running: int
-    warnings: list[Pipeline]
+    warnings: list[Shortfall]
 
 
 def maintenance_info(node: VectorNode, enabled: bool) -> MaintenanceInfo | None:
@@ -35,7 +36,7 @@ def maintenance_info(node: VectorNode, enabled: bool) -> MaintenanceInfo | None:
     leaves), read when it is shown: a few indexed queries."""
     if not enabled:
         return None
-    return MaintenanceInfo(service.running_count(node), service.coverage_warnings(node))
+    return MaintenanceInfo(service.running_count(node), service.budget_shortfalls(node))
 
 
 def next_url(value: str | None, node: VectorNode) -> str:
@@ -102,21 +103,16 @@ def toggle(node_id):
     form = request.form
     enabled = form.get("enabled", "").strip().lower() in TRUE
     back = next_url(form.get("next"), node)
-    try:
-        changed = service.set_maintenance(
-            node, enabled, reason=form.get("reason"), until=until_from_form(form),
-            force=form.get("force", "").strip().lower() in TRUE,
-        )
-        db.session.commit()
-    except ServiceError as err:
-        db.session.rollback()
-        if wants_json():
-            raise
-        status = 409 if isinstance(err, Conflict) else 400
-        return confirm_page(node, enabled, back, error=err.message, form=form), status
-    if wants_json():
+    options = dict(reason=form.get("reason"), until=until_from_form(form),
+                   force=form.get("force", "").strip().lower() in TRUE)
+    if wants_json():  # the dialog's fetch: a refusal is the usual JSON error
+        changed = service.set_maintenance(node, enabled, **options)
         return jsonify({"changed": changed,
                         "node": {"id": node.id, **MaintenanceState.of(node).as_json()}})
+    changed, err = attempt(service.set_maintenance, node, enabled, **options)
+    if err is not None:
+        status = 409 if isinstance(err, Conflict) else 400
+        return confirm_page(node, enabled, back, error=err.message, form=form), status
     if not changed:
         flash(f"{node.name} was already {'in' if enabled else 'out of'} maintenance.", "info")
     elif enabled:

@@ -1,5 +1,6 @@
 """SQLAlchemy models, split by domain; import from here."""
-from .accounts import Role, Team, TeamMember, User
+from .accounts import Role, Team, TeamMember, User, UserSession
+from .alerts import Alert, AlertRule, NotificationChannel, NotificationDelivery
 from .audit import AuditLog
 from .base import utcnow
 from .events import Event
@@ -12,15 +13,22 @@ from .fleet import (
     SecretBackend,
     VectorNode,
 )
-from .maintenance import DrainState, ExitKind, MaintenancePeriod
+from .maintenance import (
+    DrainState,
+    ExitKind,
+    MaintenancePeriod,
+    MaintenanceWindow,
+    MaintenanceWindowRun,
+)
 from .pipelines import LogLevel, NodePipelineStatus, Pipeline, PipelineVersion, ProcessStatus, Secret
 from .settings import SystemSettings
 from .tokens import ApiToken
 
 __all__ = [
+    "Alert", "AlertRule", "NotificationChannel", "NotificationDelivery",
     "ApiToken", "AuditLog", "DeploymentMode", "DrainState", "Environment", "Event", "ExitKind",
-    "LogLevel", "MaintenancePeriod", "NodeMetric",
+    "LogLevel", "MaintenancePeriod", "MaintenanceWindow", "MaintenanceWindowRun", "NodeMetric",
     "NodePipelineStatus", "NodeStatus", "NodeStatusEvent", "Pipeline", "PipelineVersion",
     "ProcessStatus", "Role", "Secret", "SecretBackend", "SystemSettings", "Team", "TeamMember",
-    "User", "VectorNode", "utcnow",
+    "User", "UserSession", "VectorNode", "utcnow",
 ]

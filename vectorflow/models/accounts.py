@@ -46,6 +46,18 @@ class User(UserMixin, db.Model):
     )
 
     kind = "user"
+    # The raw token of the sign-in this object was loaded for (services.sessions); not a column.
+    session_token = None
+
+    def get_id(self) -> str:
+        """Return what Flask-Login keeps in the session and remember cookies: this sign-in's token.
+
+        Each sign-in has its own row in ``user_sessions`` (``services.sessions``), so ending
+        it there ends every copy of its cookies.
+        """
+        if self.session_token is None:
+            raise RuntimeError("no sign-in: call services.sessions.start_session() first")
+        return self.session_token
 
     def set_password(self, password: str) -> None:
         """Store a salted hash of ``password``."""
@@ -112,3 +124,22 @@ class TeamMember(db.Model):
 
     user: Mapped[User] = relationship(back_populates="memberships")
     team: Mapped[Team] = relationship(back_populates="members")
+
+
+class UserSession(db.Model):
+    """One sign-in of a user: its cookies carry the token whose digest is stored here.
+
+    Deleting the row ends the sign-in (session and remember-me cookie) wherever the cookies
+    were copied.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()

@@ -29,7 +29,11 @@ class ProcessStatus(str, enum.Enum):
 
 class Pipeline(db.Model):
     __tablename__ = "pipelines"
-    __table_args__ = (sa.UniqueConstraint("environment_id", "name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("environment_id", "name"),
+        sa.CheckConstraint("min_available IS NULL OR min_available_percent IS NULL",
+                           name="one_disruption_budget"),
+    )
 
     id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
     environment_id: Mapped[str] = mapped_column(
@@ -44,6 +48,11 @@ class Pipeline(db.Model):
     deployed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Disruption budget (services.budgets): how many healthy nodes outside maintenance must
+    # keep running it, as a count or a percentage of the environment's nodes; both None
+    # means the default, 1.
+    min_available: Mapped[int | None] = mapped_column(sa.Integer)
+    min_available_percent: Mapped[int | None] = mapped_column(sa.Integer)
 
     environment: Mapped["Environment"] = relationship(back_populates="pipelines")  # noqa: F821
     versions: Mapped[list["PipelineVersion"]] = relationship(

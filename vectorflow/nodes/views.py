@@ -11,40 +11,13 @@ from ..services import ServiceError
 from ..services import nodes as node_service
 from ..services.pipelines import latest_versions
 from ..teams.forms import EmptyForm
+from ..templating import numbers
 from . import bp
+from ..transactions import attempt
 from .forms import AgentUpdateForm, RenameForm
 
 UPDATE_FIELDS = {"targetVersion": "target_version", "downloadUrl": "download_url",
                  "checksum": "checksum"}
-
-
-@bp.app_template_filter("duration")
-def duration(seconds: float | None) -> str:
-    """Format seconds as "3d 4h", "2h 5m", "4m 10s" or "12s"."""
-    if seconds is None:
-        return "—"
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"
-
-
-@bp.app_template_filter("compact")
-def compact(value: int | None) -> str:
-    """Format a counter compactly: 950, 12.3k, 4.5M."""
-    if value is None:
-        return "—"
-    for limit, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
-        if abs(value) >= limit:
-            return f"{value / limit:.1f}{suffix}"
-    return str(value)
 
 
 def host_metrics(node_id: str) -> dict | None:
@@ -56,18 +29,19 @@ def host_metrics(node_id: str) -> dict | None:
     if not samples:
         return None
     now, before = samples[0], samples[1] if len(samples) > 1 else None
-    data, prev = now.data or {}, (before.data or {}) if before else {}
+    # Only the finite numbers an agent sent: the sums below cannot overflow or mix types.
+    data, prev = numbers(now.data), numbers(before.data) if before else {}
     elapsed = (now.created_at - before.created_at).total_seconds() if before else 0
 
     def share(used, total):
         used, total = data.get(used), data.get(total)
-        if isinstance(used, (int, float)) and isinstance(total, (int, float)) and total > 0:
+        if used is not None and total is not None and total > 0:
             return {"used": used, "total": total, "pct": round(100 * used / total, 1)}
         return None
 
     def delta(key):
         a, b = data.get(key), prev.get(key)
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a >= b:
+        if a is not None and b is not None and a >= b:
             return a - b
         return None
 
@@ -117,7 +91,6 @@ def show(node_id):
 
 
 def _refused(node_id, err: ServiceError, **forms):
-    db.session.rollback()
     flash(err.message, "error")
     return _render(get_node_or_404(node_id, Role.ADMIN), err.status_code, **forms)
 
@@ -129,10 +102,8 @@ def rename(node_id):
     form = RenameForm()
     if not form.validate_on_submit():
         return _render(node, 400, rename_form=form)
-    try:
-        node_service.rename_node(node, form.name.data)
-        db.session.commit()
-    except ServiceError as err:
+    _, err = attempt(node_service.rename_node, node, form.name.data)
+    if err is not None:
         form.name.errors = [err.message]
         return _refused(node_id, err, rename_form=form)
     flash(f"Node renamed to {node.name}.", "success")
@@ -146,7 +117,6 @@ def revoke_token(node_id):
     if not EmptyForm().validate_on_submit():
         return _render(node, 400)
     node_service.revoke_node_token(node)
-    db.session.commit()
     flash("Token revoked: the agent is refused from its next call and must enroll again.",
           "success")
     return redirect(url_for("nodes.show", node_id=node.id))
@@ -160,7 +130,6 @@ def delete(node_id):
         return _render(node, 400)
     name = node.name
     node_service.delete_node(node)
-    db.session.commit()
     flash(f"Node {name} deleted.", "success")
     return redirect(url_for("fleet.index"))
 
@@ -172,11 +141,9 @@ def trigger_update(node_id):
     form = AgentUpdateForm()
     if not form.validate_on_submit():
         return _render(node, 400, update_form=form)
-    try:
-        node_service.trigger_agent_update(node, form.target_version.data, form.download_url.data,
-                                          form.checksum.data)
-        db.session.commit()
-    except ServiceError as err:
+    _, err = attempt(node_service.trigger_agent_update, node, form.target_version.data,
+                     form.download_url.data, form.checksum.data)
+    if err is not None:
         for key, field in UPDATE_FIELDS.items():
             if key in err.details:
                 getattr(form, field).errors = [err.message]
@@ -193,6 +160,5 @@ def cancel_action(node_id):
     if not EmptyForm().validate_on_submit():
         return _render(node, 400)
     node_service.cancel_pending_action(node)
-    db.session.commit()
     flash("Pending action cancelled.", "success")
     return redirect(url_for("nodes.show", node_id=node.id))

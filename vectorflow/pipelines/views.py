@@ -6,21 +6,26 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from ..extensions import db
-from ..guards import get_environment_or_404, get_pipeline_or_404, get_secret_or_404, require_login
+from ..guards import (
+    get_environment_or_404,
+    get_pipeline_or_404,
+    get_secret_or_404,
+    require_login,
+)
 from ..models import Environment, Pipeline, PipelineVersion, Role, Team
-from ..services import ServiceError
+from ..services import ServiceError, budgets
 from ..services import pipelines as pipeline_service
 from ..services import secrets as secret_service
 from ..teams.forms import EmptyForm
+from ..transactions import attempt
 from . import bp
-from .forms import PipelineForm, RotateSecretForm, SecretForm
+from .forms import BudgetForm, PipelineForm, RotateSecretForm, SecretForm
 
 FIELD_OF_DETAIL = {"config": "config_yaml", "name": "name", "logLevel": "log_level"}
 
 
 def _form_error(form, err: ServiceError) -> int:
     """Attach a service error to the form field it concerns (or flash it); return the status."""
-    db.session.rollback()
     for key, field_name in FIELD_OF_DETAIL.items():
         if key in err.details:
             field = getattr(form, field_name)
@@ -61,20 +66,18 @@ def create(env_id):
     form = PipelineForm()
     status = 400
     if form.validate_on_submit():
-        try:
-            pipeline = pipeline_service.create_pipeline(
-                env, form.name.data, form.config_yaml.data, description=form.description.data,
-                log_level=form.log_level.data,
-            )
-            db.session.commit()
+        pipeline, err = attempt(
+            pipeline_service.create_pipeline, env, form.name.data, form.config_yaml.data,
+            description=form.description.data, log_level=form.log_level.data,
+        )
+        if err is None:
             flash(f"Pipeline {pipeline.name} created. Deploy it to send it to agents.", "success")
             return redirect(url_for("pipelines.show", pipeline_id=pipeline.id))
-        except ServiceError as err:
-            status = _form_error(form, err)
+        status = _form_error(form, err)
     return render_template("pipelines/new.html", environment=env, form=form), status
 
 
-def _render_show(pipeline, form=None, status=200):
+def _render_show(pipeline, form=None, status=200, budget_form=None):
     latest = pipeline_service.latest_version(pipeline)
     differs = pipeline_service.draft_differs(pipeline, latest)
     diff = ""
@@ -90,9 +93,16 @@ def _render_show(pipeline, form=None, status=200):
             log_level=pipeline.draft_log_level.value if pipeline.draft_log_level else "",
             config_yaml=pipeline.draft_yaml,
         )
+    budget = budgets.states([pipeline])[pipeline.id]
+    if budget_form is None:
+        kind = ("percent" if budget.budget.min_available_percent is not None
+                else "count" if budget.budget.min_available is not None else "default")
+        budget_form = BudgetForm(kind=kind, value=budget.budget.min_available_percent
+                                 if kind == "percent" else budget.budget.min_available)
     return render_template(
         "pipelines/show.html", pipeline=pipeline, environment=pipeline.environment, form=form,
-        latest=latest, differs=differs, diff=diff, button=EmptyForm(),
+        latest=latest, differs=differs, diff=diff, button=EmptyForm(), budget=budget,
+        budget_form=budget_form,
     ), status
 
 
@@ -109,17 +119,16 @@ def update(pipeline_id):
     form = PipelineForm()
     status = 400
     if form.validate_on_submit():
-        try:
-            pipeline_service.update_draft(
-                pipeline, config_yaml=form.config_yaml.data, description=form.description.data,
-                log_level=form.log_level.data, name=form.name.data,
-            )
-            db.session.commit()
+        _, err = attempt(
+            pipeline_service.update_draft, pipeline, config_yaml=form.config_yaml.data,
+            description=form.description.data, log_level=form.log_level.data,
+            name=form.name.data,
+        )
+        if err is None:
             flash("Draft saved. Agents keep running the deployed version until you deploy.",
                   "success")
             return redirect(url_for("pipelines.show", pipeline_id=pipeline.id))
-        except ServiceError as err:
-            status = _form_error(form, err)
+        status = _form_error(form, err)
     return _render_show(pipeline, form, status)
 
 
@@ -128,14 +137,11 @@ def _action(pipeline_id, work, done_message):
     if not EmptyForm().validate_on_submit():
         flash("The form expired. Try again.", "error")
         return _render_show(pipeline, status=400)
-    try:
-        message = done_message(work(pipeline))
-        db.session.commit()
-    except ServiceError as err:
-        db.session.rollback()
+    result, err = attempt(work, pipeline)
+    if err is not None:
         flash(err.message, "error")
         return _render_show(get_pipeline_or_404(pipeline_id, Role.EDITOR), status=err.status_code)
-    flash(message, "success")
+    flash(done_message(result), "success")
     return None
 
 
@@ -161,6 +167,29 @@ def delete(pipeline_id):
     env_id = get_pipeline_or_404(pipeline_id, Role.EDITOR).environment_id
     failed = _action(pipeline_id, pipeline_service.delete_pipeline, lambda _: "Pipeline deleted.")
     return failed or redirect(url_for("pipelines.index", env_id=env_id))
+
+
+@bp.post("/pipelines/<pipeline_id>/budget")
+@require_login
+def set_budget(pipeline_id):
+    """Set the pipeline's disruption budget (ADMIN)."""
+    pipeline = get_pipeline_or_404(pipeline_id, Role.ADMIN)
+    form = BudgetForm()
+    if not form.validate_on_submit():
+        return _render_show(pipeline, status=400, budget_form=form)
+    kind, value = form.kind.data, form.value.data
+    if kind != "default" and value is None:
+        form.value.errors = ["Enter a number."]
+        return _render_show(pipeline, status=400, budget_form=form)
+    budget = {"count": budgets.Budget(min_available=value),
+              "percent": budgets.Budget(min_available_percent=value)}.get(kind, budgets.Budget())
+    _, err = attempt(budgets.set_budget, pipeline, budget)
+    if err is not None:
+        form.value.errors = [err.message]
+        return _render_show(get_pipeline_or_404(pipeline_id, Role.ADMIN), status=err.status_code,
+                            budget_form=form)
+    flash("Disruption budget saved.", "success")
+    return redirect(url_for("pipelines.show", pipeline_id=pipeline_id))
 
 
 @bp.get("/pipelines/<pipeline_id>/versions")
@@ -197,13 +226,12 @@ def create_secret(env_id):
     form = SecretForm()
     status = 400
     if form.validate_on_submit():
-        try:
-            secret = secret_service.create_secret(env, form.name.data, form.value.data)
-            db.session.commit()
+        secret, err = attempt(secret_service.create_secret, env, form.name.data,
+                              form.value.data)
+        if err is None:
             flash(f"Secret {secret.name} saved. Its value will not be shown again.", "success")
             return redirect(url_for("pipelines.secrets", env_id=env.id))
-        except ServiceError as err:
-            status = _form_error(form, err)
+        status = _form_error(form, err)
     form.value.data = ""  # never echo a secret value back
     return _render_secrets(env, form=form, status=status)
 
@@ -216,16 +244,13 @@ def rotate_secret(secret_id):
     form = RotateSecretForm()
     status = 400
     if form.validate_on_submit():
-        try:
-            secret_service.rotate_secret(secret, form.value.data)
-            db.session.commit()
+        _, err = attempt(secret_service.rotate_secret, secret, form.value.data)
+        if err is None:
             flash(f"Secret {name} rotated. Pipelines using it restart on their agents' next poll.",
                   "success")
             return redirect(url_for("pipelines.secrets", env_id=env.id))
-        except ServiceError as err:
-            db.session.rollback()
-            flash(err.message, "error")
-            status = err.status_code
+        flash(err.message, "error")
+        status = err.status_code
     else:
         flash(f"Enter a new value for {name}.", "error")
     return _render_secrets(env, status=status)
@@ -239,11 +264,8 @@ def delete_secret(secret_id):
     if not EmptyForm().validate_on_submit():
         flash("The form expired. Try again.", "error")
         return _render_secrets(env, status=400)
-    try:
-        secret_service.delete_secret(secret)
-        db.session.commit()
-    except ServiceError as err:
-        db.session.rollback()
+    _, err = attempt(secret_service.delete_secret, secret)
+    if err is not None:
         flash(err.message, "error")
         return _render_secrets(env, status=err.status_code)
     flash(f"Secret {name} deleted.", "success")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from ..models import DeploymentMode, LogLevel, ProcessStatus, SecretBackend
-from .api import PendingAction
 from .base import RequestModel, ResponseModel, absent
 from .fields import (
     LOG_LINE_KEPT,
@@ -34,6 +34,16 @@ from .fields import (
     sanitized,
     text,
 )
+
+
+class PendingAction(ResponseModel):
+    """An action the agent takes on its next poll, e.g. a self-update."""
+
+    model_config = ConfigDict(alias_generator=to_camel, extra="allow")
+    type: str
+    target_version: str = absent()
+    download_url: str = absent()
+    checksum: str = absent()
 
 
 class AgentRequest(RequestModel):

@@ -14,7 +14,6 @@ the app and blueprint classes and builds its own document, and flask-pydantic an
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from functools import cache
 from typing import Any, ClassVar, TypeVar, get_origin
@@ -31,9 +30,10 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from werkzeug.routing import BaseConverter
+from werkzeug.routing import ValidationError as RoutingValidationError
 
 from ..services import ServiceError
-from .fields import ID_PATTERN, SURROGATE_PROBLEM, sanitized
+from .fields import ID_PATTERN, INT64_MAX, SERIAL_PATTERN, SURROGATE_PROBLEM, sanitized
 
 REF = "#/components/schemas/{model}"
 
@@ -137,6 +137,22 @@ class IdConverter(BaseConverter):
     regex = ID_PATTERN
 
 
+class SerialConverter(BaseConverter):
+    """``<serial:alert_id>``: a path segment that can be one of our numbered ids (BIGINT); a
+    larger number matches no route (404) instead of failing in the database."""
+
+    regex = SERIAL_PATTERN
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 0 < number <= INT64_MAX:
+            raise RoutingValidationError()
+        return number
+
+    def to_url(self, value) -> str:
+        return str(int(value))
+
+
 # -- reading requests ----------------------------------------------------------------------
 
 M = TypeVar("M", bound=RequestModel)
@@ -213,10 +229,13 @@ def _validate(model: type[M], data: dict, unknown: str, problems: dict | None = 
     return value
 
 
-def parse_body(model: type[M], data: Any = _READ) -> M:
-    """Return the request's JSON body (or ``data``) as ``model``; 400 naming each bad field."""
+def parse_body(model: type[M], data: Any = _READ, *, force: bool = False) -> M:
+    """Return the request's JSON body (or ``data``) as ``model``; 400 naming each bad field.
+
+    ``force`` reads the body as JSON whatever its Content-Type (agents do not always say).
+    """
     if data is _READ:
-        data = read_json()
+        data = read_json(force=force, summary=model.summarize_errors)
     if not isinstance(data, dict):
         raise InvalidInput({"body": "must be a JSON object"}, summary=model.summarize_errors)
     return _validate(model, data, "unknown field")
@@ -239,25 +258,25 @@ def parse_query(model: type[M], args=None) -> M:
     return _validate(model, data, "unknown parameter", problems)
 
 
-def read_json():
-    """Return the request's parsed JSON body ({} when empty); 415 if not JSON, 400 if malformed."""
+def read_json(*, force: bool = False, summary: bool = True):
+    """Return the request's parsed JSON body ({} when empty, None if ``force``); 415 if not
+    JSON (unless ``force``), 400 if malformed, nested too deep or holding NaN/Infinity."""
     raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
     if not raw.strip():
-        return {}
+        return None if force else {}  # an agent always sends an object
     mimetype = request.mimetype or ""
-    if mimetype != "application/json" and not mimetype.endswith("+json"):
+    if not force and mimetype != "application/json" and not mimetype.endswith("+json"):
         raise UnsupportedMediaType(
             "Request body must be JSON (send Content-Type: application/json)",
             {"contentType": mimetype or "missing"},
         )
     try:
-        return json.loads(raw, parse_constant=_not_json)
+        # The app's JSON provider (wrappers.JSONProvider) refuses, before parsing, a body
+        # nested too deep (400) and NaN/Infinity.
+        return current_app.json.loads(raw)
     except (UnicodeDecodeError, ValueError) as err:
-        raise InvalidInput({"body": f"malformed JSON: {getattr(err, 'msg', err)}"}) from None
-
-
-def _not_json(constant: str):
-    raise ValueError(f"{constant} is not JSON")
+        raise InvalidInput({"body": f"malformed JSON: {getattr(err, 'msg', err)}"},
+                           summary=summary) from None
 
 
 # -- documenting ---------------------------------------------------------------------------

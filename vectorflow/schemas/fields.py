@@ -23,9 +23,9 @@ from pydantic import (
     WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
-from wtforms.validators import ValidationError as FormValidationError
 
 from ..models import Role
+from ..text import NUL_PROBLEM, SURROGATE_PROBLEM, text_problem  # noqa: F401  (re-exported)
 
 # -- limits ------------------------------------------------------------------------------
 
@@ -33,6 +33,7 @@ NAME_MAX = 100  # teams, environments, pipelines, secrets, API tokens
 NODE_NAME_MAX = 253  # node names and agent hostnames (a DNS name)
 ID_MAX = 40  # an id given in a body or query string (ours are 20 hex digits)
 ID_PATTERN = r"[0-9a-f]{1,40}"  # an id in a URL path (models.base.new_id() gives 20 hex digits)
+SERIAL_PATTERN = r"[0-9]{1,19}"  # a numbered id (alerts) in a URL path; at most INT64_MAX
 VERSION_MAX = 100  # agent and Vector versions, os, runningAs
 URL_MAX = 2000
 CHECKSUM_MAX = 71  # "sha256:" and 64 hex digits
@@ -40,6 +41,11 @@ STATUS_CHECKSUM_MAX = 128  # the config checksum an agent reports
 REASON_MAX = 500  # maintenance reasons, agent update errors
 DESCRIPTION_MAX = 2000
 CONFIG_MAX = 256 * 1024  # a pipeline's YAML
+CONFIG_DEPTH_MAX = 32  # YAML mappings and lists inside each other
+# What deployed pipelines add to each config poll of their environment's agents: the YAML as
+# delivered with the secrets and certificates it references (JSON bytes).
+RENDERED_PIPELINE_MAX = 512 * 1024
+RENDERED_ENVIRONMENT_MAX = 2 * 1024 * 1024
 SECRET_VALUE_MAX = 64 * 1024
 TOKEN_MAX = 512  # any bearer or enrollment token
 ACTION_MAX = 80  # an audit action name
@@ -55,6 +61,21 @@ LOG_LINE_KEPT = 1000
 CURSOR_MAX = 1000  # a signed sort key: a 100-character name in UTF-8, base64
 PAGE_DEFAULT = 100
 PAGE_MAX = 500
+JSON_DEPTH_MAX = 32  # arrays and objects inside each other in any JSON body (wrappers.py)
+BUDGET_MIN_AVAILABLE_MAX = 100_000  # a disruption budget's minAvailable
+# Maintenance windows
+TIMEZONE_MAX = 64  # an IANA time zone name
+RRULE_MAX = 500
+WINDOW_DURATION_MAX = 31 * 24 * 60  # minutes
+WINDOW_NODES_MAX = 1000  # nodeIds of one window
+WINDOW_LABELS_MAX = 20  # labels of one window's selector
+PREVIEW_DEFAULT = 5  # occurrences a preview lists
+PREVIEW_MAX = 50
+# Alerts and notification channels
+THRESHOLD_MAX = 7 * 24 * 60  # an alert rule's threshold, in minutes (a week)
+EMAIL_TO_MAX = 1000  # an email channel's recipients, as typed
+RECIPIENTS_MAX = 20
+WEBHOOK_SECRET_MIN, WEBHOOK_SECRET_MAX = 16, 200
 
 INT32_MAX = 2**31 - 1  # INTEGER columns
 INT64_MAX = 2**63 - 1  # BIGINT columns; also the bound of every stored JSON number
@@ -64,21 +85,6 @@ EXAMPLE_TIME = "2026-05-03T15:00:00Z"
 
 
 # -- clean text --------------------------------------------------------------------------
-
-
-NUL_PROBLEM = "must not contain NUL characters"
-SURROGATE_PROBLEM = "must be valid Unicode text (it holds a lone surrogate)"
-
-
-def text_problem(value: str) -> str | None:
-    """Return what makes ``value`` unfit to store and show, or None if it is clean text."""
-    if "\x00" in value:
-        return NUL_PROBLEM
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return SURROGATE_PROBLEM
-    return None
 
 
 def ensure_text(value: str | None, field: str, what: str) -> None:
@@ -148,6 +154,11 @@ Cursor = text(CURSOR_MAX)
 LabelKey = text(LABEL_KEY_MAX, required=True)
 LabelValue = text(LABEL_VALUE_MAX)
 Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=LABELS_MAX)]
+Url = text(URL_MAX, strip=True)
+TimeZone = text(TIMEZONE_MAX, strip=True, required=True)
+Rrule = text(RRULE_MAX)
+EmailTo = text(EMAIL_TO_MAX)
+WebhookSecret = text(WEBHOOK_SECRET_MAX)
 
 
 def json_problem(value: Any, path: str = "") -> str | None:
@@ -217,6 +228,10 @@ Int32 = _number(0, INT32_MAX, integer=True)  # versions, pids (INTEGER columns)
 Counter = _number(0, INT64_MAX, integer=True, truncate=True)  # cumulative counters (BIGINT)
 Number = _number(-INT64_MAX, INT64_MAX)  # host metrics (stored in JSON, shown on pages)
 Ratio = _number(0, INT64_MAX)  # utilization (FLOAT)
+BudgetNodes = _number(0, BUDGET_MIN_AVAILABLE_MAX, integer=True)
+Percent = _number(0, 100, integer=True)
+DurationMinutes = _number(1, WINDOW_DURATION_MAX, integer=True)
+ThresholdMinutes = _number(0, THRESHOLD_MAX, integer=True)
 
 
 # -- timestamps --------------------------------------------------------------------------
@@ -277,20 +292,3 @@ RoleName = Annotated[Role, PlainValidator(_role),
 def null_as(default: Any) -> BeforeValidator:
     """Read ``null`` as ``default`` (Go agents send null for empty lists and maps)."""
     return BeforeValidator(lambda value: default if value is None else value)
-
-
-# -- forms -------------------------------------------------------------------------------
-
-
-class CleanText:
-    """A WTForms validator: refuse NUL characters and lone surrogates with a form message."""
-
-    def __call__(self, form, field) -> None:
-        problem = isinstance(field.data, str) and text_problem(field.data)
-        if problem:
-            raise FormValidationError(f"{field.label.text} {problem}.")
-
-
-def is_clean_id(value: Any) -> bool:
-    """Return whether ``value`` can be an id at all (else it is no object's: 404)."""
-    return isinstance(value, str) and 0 < len(value) <= ID_MAX and text_problem(value) is None

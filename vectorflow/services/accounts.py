@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import re
+import secrets
+from functools import cache
 
 import sqlalchemy as sa
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import Role, Team, TeamMember, User
@@ -11,6 +14,7 @@ from ..schemas.fields import NAME_MAX, ensure_text
 from . import Conflict, NotFound, ServiceError
 from .actors import Actor
 from .audit import record
+from .sessions import end_all_sessions
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
@@ -21,6 +25,38 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower()))
 
 
+def authenticate(email: str, password: str) -> User | None:
+    """Return the user with this email and password, or None.
+
+    An unknown email is checked against a dummy hash, so it costs as long as a wrong password
+    and the answer time does not tell which accounts exist.
+    """
+    user = find_user(email)
+    stored = user.password_hash if user is not None else _dummy_password_hash()
+    matches = check_password_hash(stored, password)
+    return user if user is not None and matches else None
+
+
+@cache
+def _dummy_password_hash() -> str:
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def change_password(user: User, password: str, *, actor: Actor | None = None) -> None:
+    """Set a new password and end every sign-in of the user (audited; the password is not)."""
+    _check_password_rules(password)
+    user.set_password(password)
+    ended = end_all_sessions(user)
+    db.session.flush()
+    record("user.password_changed", entity_type="user", entity_id=user.id, team_id=None,
+           after={"email": user.email, "sessionsEnded": ended}, actor=actor)
+
+
+def _check_password_rules(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise ServiceError(f"password must be at least {MIN_PASSWORD} characters")
+
+
 def create_user(
     email: str, password: str, *, name: str = "", superadmin: bool = False, actor: Actor | None = None
 ) -> User:
@@ -28,8 +64,7 @@ def create_user(
     email = (email or "").strip().lower()
     if not EMAIL_RE.match(email):
         raise ServiceError(f"invalid email address: {email!r}")
-    if len(password or "") < MIN_PASSWORD:
-        raise ServiceError(f"password must be at least {MIN_PASSWORD} characters")
+    _check_password_rules(password)
     if find_user(email):
         raise Conflict(f"a user with email {email} already exists")
     user = User(email=email, name=(name or "").strip()[:120], is_superadmin=superadmin)

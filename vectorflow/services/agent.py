@@ -27,11 +27,11 @@ from ..models import (
     utcnow,
 )
 from ..models.settings import DEFAULT_POLL_INTERVAL_MS
-from ..schemas.agent import AgentConfig
-from ..schemas.api import PendingAction
+from ..schemas.agent import AgentConfig, PendingAction
 from ..security import NODE_PREFIX, digests_match, generate_token, token_digest
 from . import ServiceError
 from .actors import Actor
+from .alerts import evaluate_nodes as evaluate_alerts
 from .audit import record
 from .config_render import cached_environment_pipelines
 from .events import emit
@@ -116,10 +116,24 @@ def _token_holder(raw_token: str | None, find):
     return found
 
 
+# The heartbeat changes its node: it takes the node's row lock in the same lookup
+# (services.locks: a node's rows are written only while the node is locked).
+_NODE_BY_DIGEST_FOR_UPDATE = (
+    _NODE_BY_DIGEST.with_for_update(of=VectorNode, key_share=True)
+    .execution_options(populate_existing=True)
+)
+
+
 def authenticate_node(raw_token: str | None) -> VectorNode | None:
     """Return the node holding this bearer token, with its environment's team, or None."""
     return _token_holder(raw_token, lambda digest: db.session.scalar(
         _NODE_BY_DIGEST, {"digest": digest}))
+
+
+def authenticate_node_for_update(raw_token: str | None) -> VectorNode | None:
+    """Like ``authenticate_node``, holding the node's row lock until the transaction ends."""
+    return _token_holder(raw_token, lambda digest: db.session.scalar(
+        _NODE_BY_DIGEST_FOR_UPDATE, {"digest": digest}))
 
 
 # --- config ----------------------------------------------------------------------------------
@@ -359,9 +373,9 @@ def record_heartbeat(node: VectorNode, heartbeat: AgentHeartbeat,
                      now: datetime | None = None) -> None:
     """Apply a validated heartbeat to its node in the current transaction.
 
-    The node's row is written first (so two heartbeats of one node queue there before they
-    read its statuses), then one read and one statement per table it writes: a steady
-    heartbeat flushes the ORM once.
+    The caller holds the node's row lock (``authenticate_node_for_update``), so heartbeats
+    and state changes of one node run one after the other; then one read and one statement
+    per table it writes: a steady heartbeat flushes the ORM once.
     """
     now = now or utcnow()
     node.last_heartbeat = now
@@ -386,9 +400,9 @@ def record_heartbeat(node: VectorNode, heartbeat: AgentHeartbeat,
         _store_host_metrics(node, heartbeat.host_metrics.sample(), now)
     if any(r.status == ProcessStatus.CRASHED for r in heartbeat.pipelines
            if r.pipeline_id in known):
-        set_node_status(node, NodeStatus.DEGRADED, "a pipeline reported CRASHED")
+        moved = set_node_status(node, NodeStatus.DEGRADED, "a pipeline reported CRASHED")
     else:
-        set_node_status(node, NodeStatus.HEALTHY, "heartbeat received")
+        moved = set_node_status(node, NodeStatus.HEALTHY, "heartbeat received")
 
     scope = {"team_id": node.environment.team_id, "environment_id": node.environment_id,
              "node_id": node.id}
@@ -397,6 +411,8 @@ def record_heartbeat(node: VectorNode, heartbeat: AgentHeartbeat,
              payload={"pipelineId": pipeline_id, "from": before, "to": after, "version": version})
     if settled is not None:
         emit("node.updated", **scope, payload=settled)
+    if moved or changes or settled is not None or heartbeat.update_error:
+        evaluate_alerts([node.id], now)  # something an alert rule watches changed
     db.session.flush()  # left to write, if anything: a status transition, a new metrics point
 
 

@@ -177,6 +177,33 @@ def render_environment_pipelines(environment: Environment) -> list[AgentPipeline
     """
     builtin = environment.secret_backend == SecretBackend.BUILTIN
     rows, ciphertexts = _environment_rows(environment.id, builtin)
+    return _entries(rows, builtin, ciphertexts)
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A pipeline's draft in the shape of a row of ``_environment_rows``."""
+
+    key: str
+    name: str
+    text: str
+    log_level: str | None
+    version: int = 0
+
+
+def render_with_draft(environment: Environment, pipeline: Pipeline) -> list[AgentPipeline]:
+    """Return the entries the environment's agents would receive once ``pipeline``'s draft
+    is deployed (to check what a deploy would send before making it)."""
+    builtin = environment.secret_backend == SecretBackend.BUILTIN
+    rows, ciphertexts = _environment_rows(environment.id, builtin)
+    level = pipeline.draft_log_level.value if pipeline.draft_log_level else None
+    draft = _Draft(pipeline.id, pipeline.name, pipeline.draft_yaml or "", level)
+    rows = sorted([r for r in rows if r.key != pipeline.id] + [draft],
+                  key=lambda r: (r.name, r.key))
+    return _entries(rows, builtin, ciphertexts)
+
+
+def _entries(rows, builtin: bool, ciphertexts: dict[str, str]) -> list[AgentPipeline]:
     rendered = [render_yaml(row.text, builtin) for row in rows]
     wanted = {name for r in rendered for name in r.secret_names + r.cert_names}
     values = {name: _decrypt(ciphertexts[name]) for name in wanted if name in ciphertexts}
@@ -199,6 +226,11 @@ def render_environment_pipelines(environment: Environment) -> list[AgentPipeline
             **{key: value for key, value in optional.items() if value},
         ))
     return entries
+
+
+def delivered_size(entry: AgentPipeline) -> int:
+    """Return the bytes a config entry takes in a config poll's JSON."""
+    return len(entry.model_dump_json(by_alias=True, exclude_unset=True).encode())
 
 
 # --- the per-process cache of rendered pipelines ---------------------------------------------

@@ -18,6 +18,9 @@ from ..models import Environment, NodeStatus, NodeStatusEvent, VectorNode, utcno
 from .events import emit
 from .nodes import LIVE, effective_status, effective_status_clause, unreachable_cutoff
 
+# Nodes marked per status and sweep; more wait for the next sweep (seconds later).
+SWEEP_BATCH = 2000
+
 __all__ = ["effective_status", "effective_status_clause", "set_node_status", "sweep_unreachable",
            "unreachable_cutoff"]
 
@@ -39,18 +42,26 @@ def set_node_status(node: VectorNode, status: NodeStatus, reason: str) -> bool:
 def sweep_unreachable(now: datetime | None = None) -> list[str]:
     """Mark live nodes without a recent heartbeat UNREACHABLE, recording each transition.
 
-    One UPDATE per live status (so each transition knows where it came from), each a range
-    on the indexed ``last_heartbeat``: the cost follows the number of overdue nodes, not
-    the size of the fleet. Returns the ids of the nodes that changed.
+    Per live status (so each transition knows where it came from): lock the overdue nodes in
+    id order, skipping any a heartbeat or an admin holds (services.locks; the next sweep gets
+    them if they are still overdue), then one UPDATE. Each is a range on the indexed
+    ``last_heartbeat``: the cost follows the number of overdue nodes, not the size of the
+    fleet. Returns the ids of the nodes that changed.
     """
     now = now or utcnow()
     cutoff = unreachable_cutoff(now)
     moved: list[tuple[str, str, NodeStatus]] = []
     for previous in LIVE:
+        overdue = sa.and_(VectorNode.status == previous, sa.or_(
+            VectorNode.last_heartbeat < cutoff, VectorNode.last_heartbeat.is_(None)))
+        ids = list(db.session.scalars(
+            sa.select(VectorNode.id).where(overdue).order_by(VectorNode.id).limit(SWEEP_BATCH)
+            .with_for_update(skip_locked=True, key_share=True)))
+        if not ids:
+            continue
         rows = db.session.execute(
             sa.update(VectorNode)
-            .where(VectorNode.status == previous,
-                   sa.or_(VectorNode.last_heartbeat < cutoff, VectorNode.last_heartbeat.is_(None)))
+            .where(VectorNode.id.in_(ids), overdue)
             .values(status=NodeStatus.UNREACHABLE)
             .returning(VectorNode.id, VectorNode.environment_id),
             execution_options={"synchronize_session": "fetch"},

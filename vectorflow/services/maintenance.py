@@ -1,8 +1,11 @@
 """Maintenance mode: a node in maintenance is sent no pipelines, so its agent stops them all.
 
-``set_maintenance`` is the one way in and out (fleet table, node page, REST API, CLI);
-the sweep calls ``end_expired_maintenance`` for scheduled ends and the heartbeat calls
-``on_heartbeat`` to follow the drain.
+``set_maintenance`` is the one way in and out (fleet table, node page, REST API, CLI), and
+``set_maintenance_many`` for many nodes at once; the sweep calls ``end_expired_maintenance``
+for scheduled ends, maintenance windows (services.windows) call ``enter_for_window`` and
+``leave_for_window``, and the heartbeat calls ``on_heartbeat`` to follow the drain. Every
+one of them changes state through ``_enter`` and ``_leave`` below, and every way in checks
+the disruption budgets (services.budgets) under the environment lock.
 """
 from __future__ import annotations
 
@@ -17,8 +20,9 @@ from ..models import (
     DrainState,
     ExitKind,
     MaintenancePeriod,
+    MaintenanceWindow,
+    MaintenanceWindowRun,
     NodePipelineStatus,
-    NodeStatus,
     Pipeline,
     ProcessStatus,
     VectorNode,
@@ -29,8 +33,9 @@ from ..templating import iso
 from . import Conflict, ServiceError
 from .actors import Actor, current_actor
 from .audit import record
+from .budgets import Shortfall, shortfalls
 from .events import emit
-from .nodes import effective_status_clause, unreachable_cutoff
+from .locks import lock_environments, lock_node, lock_nodes
 
 EVENT = "node.maintenance_changed"
 ENTERED = "node.maintenance_entered"
@@ -42,12 +47,13 @@ ACTIVE = {ProcessStatus.RUNNING.value, ProcessStatus.STARTING.value}
 # ---------------------------------------------------------------- input checks
 
 def clean_reason(value: str | None) -> str | None:
-    """Return the reason stripped (None when empty); refuse more than 500 characters."""
+    """Return the reason stripped (None when empty); refuse more than 500 characters, NUL
+    characters and lone surrogates."""
     text = (value or "").strip()
+    ensure_text(text, "reason", "reason")
     if len(text) > REASON_MAX:
         raise ServiceError(f"reason must be at most {REASON_MAX} characters (got {len(text)})",
                            {"reason": f"at most {REASON_MAX} characters"})
-    ensure_text(text, "reason", "reason")
     return text or None
 
 
@@ -65,46 +71,11 @@ def parse_until(value: str | datetime | None, *, now: datetime | None = None) ->
     return value
 
 
-# ---------------------------------------------------------------- coverage
+# ---------------------------------------------------------------- budgets
 
-def _covered(env_ids: set[str], exclude_ids: set[str] = frozenset()) -> tuple[list[Pipeline], set[str]]:
-    """Return the deployed pipelines of ``env_ids`` and the ids of those another node covers.
-
-    A node covers a pipeline when its effective status is HEALTHY, it is not in maintenance,
-    it is not in ``exclude_ids`` and it reports that pipeline RUNNING. The test is an EXISTS
-    per deployed pipeline in the select list, so the database stops at the first covering
-    status row (pipeline index) instead of grouping every status row of the environment.
-    """
-    covering = (
-        sa.select(NodePipelineStatus.node_id)
-        .join(VectorNode, VectorNode.id == NodePipelineStatus.node_id)
-        .where(NodePipelineStatus.pipeline_id == Pipeline.id,
-               NodePipelineStatus.status == ProcessStatus.RUNNING,
-               VectorNode.maintenance_mode.is_(False),
-               effective_status_clause(NodeStatus.HEALTHY, unreachable_cutoff()))
-    )
-    if exclude_ids:
-        covering = covering.where(NodePipelineStatus.node_id.not_in(sorted(exclude_ids)))
-    rows = db.session.execute(
-        sa.select(Pipeline, covering.exists().correlate(Pipeline))
-        .where(Pipeline.environment_id.in_(sorted(env_ids)), Pipeline.deployed.is_(True))
-        .order_by(Pipeline.name)
-    ).all()
-    return [p for p, _ in rows], {p.id for p, is_covered in rows if is_covered}
-
-
-def coverage_warnings_for(nodes: Iterable[VectorNode]) -> list[Pipeline]:
-    """Return the deployed pipelines no node would run once all ``nodes`` are in maintenance."""
-    nodes = list(nodes)
-    if not nodes:
-        return []
-    deployed, covered = _covered({n.environment_id for n in nodes}, {n.id for n in nodes})
-    return [p for p in deployed if p.id not in covered]
-
-
-def coverage_warnings(node: VectorNode) -> list[Pipeline]:
-    """Return the deployed pipelines no other healthy node would run once ``node`` is in maintenance."""
-    return coverage_warnings_for([node])
+def budget_shortfalls(node: VectorNode) -> list[Shortfall]:
+    """Return the disruption budgets ``node`` entering maintenance alone would break."""
+    return shortfalls([node])
 
 
 def running_count(node: VectorNode) -> int:
@@ -147,6 +118,12 @@ def _emit(node: VectorNode, state: str, since: datetime, **extra) -> None:
     payload.update(extra)
     emit(EVENT, team_id=node.environment.team_id, environment_id=node.environment_id,
          node_id=node.id, payload=payload)
+    if state in ("entered", "left", "auto_exited"):
+        # Alerts need nothing at once: what fires meanwhile is suppressed, what still holds
+        # after the grace period fires from the sweep.
+        from .notifications import queue_maintenance
+
+        queue_maintenance(node, state, {k: v for k, v in payload.items() if k != "state"})
 
 
 def open_period(node: VectorNode) -> MaintenancePeriod | None:
@@ -185,23 +162,34 @@ def _audit(action: str, node: VectorNode, before: dict, details: dict, actor: Ac
            details={"nodeName": node.name, **details}, actor=actor)
 
 
+def _window_details(window: MaintenanceWindow | None) -> dict:
+    return {"windowId": window.id, "windowName": window.name} if window is not None else {}
+
+
 def _enter(node: VectorNode, reason: str | None, until: datetime | None, actor: Actor,
-           warnings: list[Pipeline], forced: bool) -> None:
-    now = utcnow()
+           broken: list[Shortfall], forced: bool, *, now: datetime | None = None,
+           run: MaintenanceWindowRun | None = None) -> None:
+    now = now or utcnow()
+    window = run.window if run is not None else None
     before = _snapshot(node)
     db.session.add(MaintenancePeriod(
         node_id=node.id, entered_at=now, entered_by_label=actor.label, entered_by_id=actor.id,
-        reason=reason, until=until,
+        reason=reason, until=until, window_run_id=run.id if run is not None else None,
+        window_name=window.name if window is not None else None,
     ))
     _set_state(node, on=True, now=now, reason=reason, until=until, actor=actor,
                drain=DrainState.DRAINING)
-    details = {"coverageWarnings": _pipeline_names(warnings), "forced": forced} if warnings else {}
+    details = _window_details(window)
+    if broken:
+        details |= {"coverageWarnings": _pipeline_names([s.pipeline for s in broken]),
+                    "budgetShortfalls": [s.as_dict() for s in broken], "forced": forced}
     _audit(ENTERED, node, before, details, actor)
-    _emit(node, "entered", now)
+    _emit(node, "entered", now, **({"window": window.name} if window is not None else {}))
 
 
-def _leave(node: VectorNode, actor: Actor, kind: ExitKind, reason: str | None) -> None:
-    now = utcnow()
+def _leave(node: VectorNode, actor: Actor, kind: ExitKind, reason: str | None, *,
+           now: datetime | None = None, window: MaintenanceWindow | None = None) -> None:
+    now = now or utcnow()
     before = _snapshot(node)
     period = open_period(node)
     if period is not None:
@@ -214,10 +202,12 @@ def _leave(node: VectorNode, actor: Actor, kind: ExitKind, reason: str | None) -
         Pipeline.environment_id == node.environment_id, Pipeline.deployed.is_(True))))
     _set_state(node, on=False, now=now, reason=None, until=None, actor=actor,
                drain=DrainState.RESUMING if deployed else None)
-    details = {"exitKind": kind.value} | ({"reason": reason} if reason else {})
+    details = ({"exitKind": kind.value} | ({"reason": reason} if reason else {})
+               | _window_details(window))
     _audit(LEFT, node, before, details, actor)
     _emit(node, "auto_exited" if kind == ExitKind.AUTO else "left", now,
-          reason=before["reason"] if kind == ExitKind.AUTO else reason)
+          reason=before["reason"] if kind == ExitKind.AUTO else reason,
+          **({"window": window.name} if window is not None else {}))
 
 
 def set_maintenance(
@@ -231,33 +221,35 @@ def set_maintenance(
 ) -> bool:
     """Put a node into maintenance or take it out; return whether anything changed.
 
-    Entering refuses (Conflict, 409) when it would leave a deployed pipeline with no
-    healthy node running it, unless ``force``. The state it already has is a no-op.
+    Entering refuses (Conflict, 409) when it would break a deployed pipeline's disruption
+    budget (by default: leave it on no healthy node), unless ``force``. The state it already
+    has is a no-op.
     """
     reason = clean_reason(reason)
     until = parse_until(until) if enabled else None
+    if enabled:  # the budgets read the environment's other nodes: lock it first
+        lock_environments([node.environment_id])
+    node = lock_node(node)
     if bool(node.maintenance_mode) == bool(enabled):
         return False
     actor = actor or current_actor()
     if enabled:
-        warnings = coverage_warnings(node)
-        if warnings and not force:
-            raise coverage_conflict(warnings)
-        _enter(node, reason, until, actor, warnings, forced=force)
+        broken = budget_shortfalls(node)
+        if broken and not force:
+            raise budget_conflict(broken)
+        _enter(node, reason, until, actor, broken, forced=force)
     else:
         _leave(node, actor, ExitKind.MANUAL, reason)
     return True
 
 
-def coverage_conflict(warnings: list[Pipeline]) -> Conflict:
-    """Return the 409 error naming the pipelines that would lose their last node."""
-    names = _pipeline_names(warnings)
+def budget_conflict(broken: list[Shortfall]) -> Conflict:
+    """Return the 409 error naming the pipelines whose budgets would break, with the numbers."""
     return Conflict(
-        "entering maintenance would leave these pipelines running on no healthy node: "
-        + ", ".join(names) + "; use force to enter anyway",
-        {"pipelines": names, "coverageWarnings": [
-            {"pipelineId": p.id, "pipelineName": p.name, "environmentId": p.environment_id}
-            for p in warnings]},
+        "entering maintenance would break the disruption budget of "
+        + ", ".join(s.describe() for s in broken) + "; use force to enter anyway",
+        {"pipelines": _pipeline_names([s.pipeline for s in broken]),
+         "coverageWarnings": [s.as_dict() for s in broken]},
     )
 
 
@@ -265,7 +257,7 @@ def coverage_conflict(warnings: list[Pipeline]) -> Conflict:
 class BulkResult:
     changed: list[VectorNode] = field(default_factory=list)
     unchanged: list[VectorNode] = field(default_factory=list)
-    warnings: list[Pipeline] = field(default_factory=list)
+    warnings: list[Shortfall] = field(default_factory=list)
     dry_run: bool = False
 
 
@@ -279,27 +271,32 @@ def set_maintenance_many(
     dry_run: bool = False,
     actor: Actor | None = None,
 ) -> BulkResult:
-    """Apply ``set_maintenance`` to many nodes, checking coverage for the set as a whole.
+    """Apply ``set_maintenance`` to many nodes, checking the budgets for the set as a whole.
 
-    With ``dry_run`` nothing changes: the result lists the nodes that would change and
-    the coverage warnings.
+    With ``dry_run`` nothing changes (and nothing is locked): the result lists the nodes that
+    would change and the budgets it would break.
     """
     reason = clean_reason(reason)
     until = parse_until(until) if enabled else None
+    nodes = list(nodes)
+    if not dry_run:
+        if enabled:
+            lock_environments(n.environment_id for n in nodes)
+        lock_nodes(n.id for n in nodes)  # refreshes ``nodes`` in place, in id order
     result = BulkResult(dry_run=dry_run)
     for node in nodes:
         target = result.unchanged if bool(node.maintenance_mode) == bool(enabled) else result.changed
         target.append(node)
     if enabled:
-        result.warnings = coverage_warnings_for(result.changed)
+        result.warnings = shortfalls(result.changed)
     if dry_run:
         return result
     if result.warnings and not force:
-        raise coverage_conflict(result.warnings)
+        raise budget_conflict(result.warnings)
     actor = actor or current_actor()
     for node in result.changed:
         if enabled:
-            mine = [p for p in result.warnings if p.environment_id == node.environment_id]
+            mine = [s for s in result.warnings if s.pipeline.environment_id == node.environment_id]
             _enter(node, reason, until, actor, mine, forced=force)
         else:
             _leave(node, actor, ExitKind.MANUAL, reason)
@@ -314,12 +311,26 @@ def end_expired_maintenance(now: datetime | None = None) -> list[VectorNode]:
         .where(VectorNode.maintenance_mode.is_(True), VectorNode.maintenance_until <= now)
         .order_by(VectorNode.maintenance_until)
         .limit(500)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)  # a node being changed: next sweep
     )
     nodes = list(db.session.scalars(query))
     for node in nodes:
-        _leave(node, Actor.system(), ExitKind.AUTO, None)
+        _leave(node, Actor.system(), ExitKind.AUTO, None, now=now)
     return nodes
+
+
+def enter_for_window(node: VectorNode, run: MaintenanceWindowRun, now: datetime) -> None:
+    """Put a node into maintenance for a window's run, as the system (services.windows has
+    locked the environment and the node and admitted the node under the budgets)."""
+    _enter(node, run.window.reason, None, Actor.system(), [], forced=False, now=now, run=run)
+
+
+def leave_for_window(node: VectorNode, window: MaintenanceWindow, now: datetime,
+                     actor: Actor | None = None) -> None:
+    """Take a node a window held out of maintenance as its window ends (as the system), or
+    as ``actor`` disables or deletes the window."""
+    kind = ExitKind.AUTO if actor is None else ExitKind.MANUAL
+    _leave(node, actor or Actor.system(), kind, None, now=now, window=window)
 
 
 def on_heartbeat(node: VectorNode, reported_statuses: Iterable) -> None:

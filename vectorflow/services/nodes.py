@@ -20,15 +20,23 @@ from ..models import (
     VectorNode,
     utcnow,
 )
-from ..schemas.fields import NODE_NAME_MAX, URL_MAX, VERSION_MAX, ensure_text
+from ..schemas.fields import (
+    LABEL_KEY_MAX,
+    NODE_NAME_MAX,
+    URL_MAX,
+    VERSION_MAX,
+    ensure_text,
+)
 from . import ServiceError
 from .actors import Actor
 from .audit import record
 from .events import emit
+from .locks import lock_node
 
 CHECKSUM_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 LIVE = (NodeStatus.HEALTHY, NodeStatus.DEGRADED)
+LABEL_KEY = re.compile(rf"^[A-Za-z0-9_.\-/]{{1,{LABEL_KEY_MAX}}}$")
 
 
 def unreachable_cutoff(now: datetime | None = None) -> datetime:
@@ -58,6 +66,17 @@ def effective_status_clause(status: NodeStatus, cutoff: datetime):
     return VectorNode.status == status
 
 
+def label_clauses(labels: dict[str, str]) -> list:
+    """Return SQL conditions selecting nodes that carry every one of these labels."""
+    return [VectorNode.labels[key].as_string() == value for key, value in sorted(labels.items())]
+
+
+def has_labels(node: VectorNode, labels: dict[str, str]) -> bool:
+    """Return whether ``node`` carries every one of these labels (as ``label_clauses``)."""
+    own = node.labels or {}
+    return all(own.get(key) == value for key, value in labels.items())
+
+
 def _set_status(node: VectorNode, status: NodeStatus, reason: str) -> None:
     from .health import set_node_status
 
@@ -85,6 +104,7 @@ def rename_node(node: VectorNode, name: str, *, actor: Actor | None = None) -> V
     if not name or len(name) > NODE_NAME_MAX:
         raise ServiceError(f"node name must be 1-{NODE_NAME_MAX} characters", {"name": name})
     ensure_text(name, "name", "node name")
+    node = lock_node(node)
     if name == node.name:
         return node
     before = {"name": node.name}
@@ -94,6 +114,7 @@ def rename_node(node: VectorNode, name: str, *, actor: Actor | None = None) -> V
 
 def revoke_node_token(node: VectorNode, *, actor: Actor | None = None) -> VectorNode:
     """Make the node's token fail with 401 from its next call; the agent must enroll again."""
+    node = lock_node(node)
     if node.node_token_digest is None and node.status == NodeStatus.UNREACHABLE:
         return node
     before = {"tokenActive": node.node_token_digest is not None, "status": node.status.value}
@@ -105,6 +126,7 @@ def revoke_node_token(node: VectorNode, *, actor: Actor | None = None) -> Vector
 
 def delete_node(node: VectorNode, *, actor: Actor | None = None) -> None:
     """Forget a node; its token stops working at once."""
+    node = lock_node(node, delete=True)
     env = node.environment
     _audit("node.deleted", node, actor,
            {"name": node.name, "host": node.host, "environment": env.name}, None)
@@ -138,11 +160,6 @@ def trigger_agent_update(
     actor: Actor | None = None,
 ) -> VectorNode:
     """Ask the node's agent to replace itself with ``target_version`` on its next poll."""
-    if node.deployment_mode == DeploymentMode.DOCKER:
-        raise ServiceError(
-            f"node {node.name!r} runs in Docker: update its container image instead of "
-            "the agent binary"
-        )
     target_version = (target_version or "").strip()
     if not target_version or len(target_version) > VERSION_MAX:
         raise ServiceError(f"target version must be 1-{VERSION_MAX} characters",
@@ -155,6 +172,12 @@ def trigger_agent_update(
                            {"checksum": checksum})
     action = {"type": "self_update", "targetVersion": target_version,
               "downloadUrl": download_url, "checksum": checksum}
+    node = lock_node(node)
+    if node.deployment_mode == DeploymentMode.DOCKER:
+        raise ServiceError(
+            f"node {node.name!r} runs in Docker: update its container image instead of "
+            "the agent binary"
+        )
     before = {"pendingAction": node.pending_action, "lastUpdateError": node.last_update_error}
     node.pending_action = action
     node.last_update_error = None
@@ -164,6 +187,7 @@ def trigger_agent_update(
 
 def cancel_pending_action(node: VectorNode, *, actor: Actor | None = None) -> VectorNode:
     """Withdraw a pending action the agent has not acted on yet."""
+    node = lock_node(node)
     if node.pending_action is None:
         return node
     before = {"pendingAction": node.pending_action}

@@ -21,11 +21,24 @@ from ..models import (
     SecretBackend,
     utcnow,
 )
-from ..schemas.fields import CONFIG_MAX, DESCRIPTION_MAX, NAME_MAX, ensure_text
-from . import Conflict, ServiceError
+from ..schemas.fields import (
+    CONFIG_MAX,
+    DESCRIPTION_MAX,
+    NAME_MAX,
+    RENDERED_ENVIRONMENT_MAX,
+    RENDERED_PIPELINE_MAX,
+    ensure_text,
+)
+from . import Conflict, NotFound, ServiceError
 from .actors import Actor, current_actor
 from .audit import record
+from .config_render import (
+    delivered_size,
+    render_environment_pipelines,
+    render_with_draft,
+)
 from .events import emit
+from .locks import lock_environments
 from .vector_config import (
     load_yaml,
     referenced_certs,
@@ -60,6 +73,32 @@ def check_config(config_yaml: str) -> str:
     if errors:
         raise ServiceError(f"invalid Vector config: {errors[0]}", {"config": errors})
     return config_yaml
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MiB" if n >= 1024 * 1024 else f"{-(-n // 1024)} KiB"
+
+
+def check_delivered_size(env: Environment, draft_of: Pipeline | None = None) -> None:
+    """Refuse a change after which each config poll of ``env``'s agents would carry more than
+    RENDERED_PIPELINE_MAX for one pipeline or RENDERED_ENVIRONMENT_MAX in all (the YAML as
+    delivered, with the secrets and certificates it references); ``draft_of`` counts that
+    pipeline's draft as deployed."""
+    entries = render_with_draft(env, draft_of) if draft_of else render_environment_pipelines(env)
+    sizes = [(entry.pipeline_name, delivered_size(entry)) for entry in entries]
+    limits = [(f"pipeline {name!r}", " (its YAML as delivered with its secrets and certificates)",
+               size, RENDERED_PIPELINE_MAX, "per pipeline", "renderedPipelineBytes")
+              for name, size in sizes]
+    limits.append((f"environment {env.name!r}", f" for its {len(sizes)} deployed pipelines",
+                   sum(size for _, size in sizes), RENDERED_ENVIRONMENT_MAX, "per environment",
+                   "renderedEnvironmentBytes"))
+    for who, what, size, limit, per, key in limits:
+        if size > limit:
+            raise ServiceError(
+                f"{who} would send {_size(size)} to each agent{what}, over the limit of "
+                f"{_size(limit)} {per}",
+                {"limit": key, "bytes": size, "maxBytes": limit},
+            )
 
 
 def _check_name(name: str | None) -> str:
@@ -148,6 +187,7 @@ def update_draft(
 
     Arguments left as None keep their value; pass ``log_level=""`` to reset it to the default.
     """
+    pipeline = lock_pipeline(pipeline)
     before = _summary(pipeline)
     if name is not None:
         name = _check_name(name)
@@ -225,12 +265,17 @@ def missing_references(env: Environment, config_yaml: str) -> tuple[list[str], l
     return sorted(wanted_secrets - existing), sorted(wanted_certs - existing)
 
 
-def _lock(pipeline: Pipeline) -> Pipeline:
-    """Lock the pipeline row (PostgreSQL) so concurrent deploys run one after the other."""
-    return db.session.scalars(
+def lock_pipeline(pipeline: Pipeline) -> Pipeline:
+    """Lock the pipeline's environment, then its row (services.locks: the lock order), so
+    concurrent deploys run one after the other; NotFound if it was deleted meanwhile."""
+    lock_environments([pipeline.environment_id])
+    locked = db.session.scalars(
         sa.select(Pipeline).where(Pipeline.id == pipeline.id)
-        .with_for_update().execution_options(populate_existing=True)
-    ).one()
+        .with_for_update(key_share=True).execution_options(populate_existing=True)
+    ).one_or_none()
+    if locked is None:
+        raise NotFound(f"pipeline {pipeline.id} not found")
+    return locked
 
 
 def deploy_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> PipelineVersion:
@@ -239,7 +284,7 @@ def deploy_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> Pipeli
     Deploying a pipeline that is already deployed with an unchanged draft changes
     nothing and returns the current version.
     """
-    pipeline = _lock(pipeline)
+    pipeline = lock_pipeline(pipeline)
     env = pipeline.environment
     check_config(pipeline.draft_yaml)
     secrets, certs = missing_references(env, pipeline.draft_yaml)
@@ -254,6 +299,7 @@ def deploy_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> Pipeli
     latest = latest_version(pipeline)
     if pipeline.deployed and latest is not None and not draft_differs(pipeline, latest):
         return latest
+    check_delivered_size(env, draft_of=pipeline)
 
     actor = actor or current_actor()
     number = (latest.version if latest else 0) + 1
@@ -285,7 +331,7 @@ def deploy_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> Pipeli
 
 def undeploy_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> Pipeline:
     """Stop delivering a pipeline to agents (they stop it on their next poll)."""
-    pipeline = _lock(pipeline)
+    pipeline = lock_pipeline(pipeline)
     if not pipeline.deployed:
         return pipeline
     env = pipeline.environment
@@ -304,6 +350,7 @@ def undeploy_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> Pipe
 
 def delete_pipeline(pipeline: Pipeline, *, actor: Actor | None = None) -> None:
     """Delete an undeployed pipeline and its versions."""
+    pipeline = lock_pipeline(pipeline)
     if pipeline.deployed:
         raise Conflict(f"pipeline {pipeline.name!r} is deployed; undeploy it before deleting it")
     env = pipeline.environment

@@ -18,7 +18,7 @@ from . import Conflict, ServiceError
 from .actors import Actor
 from .audit import record
 from .events import emit
-from .pipelines import latest_versions
+from .pipelines import check_delivered_size, latest_versions
 from .vector_config import load_yaml, referenced_certs, referenced_secrets
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -82,6 +82,7 @@ def rotate_secret(secret: Secret, value: str, *, actor: Actor | None = None) -> 
     env = secret.environment
     secret.encrypted_value = encrypt(value)
     db.session.flush()
+    check_delivered_size(env)
     record("secret.rotated", entity_type="secret", entity_id=secret.id, team_id=env.team_id,
            environment_id=env.id, after={"name": secret.name}, actor=actor)
     emit("secret.rotated", team_id=env.team_id, environment_id=env.id,

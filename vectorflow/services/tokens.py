@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import ApiToken, Role, Team, User, utcnow
-from ..schemas.fields import NAME_MAX, ensure_text, is_clean_id
+from ..schemas.fields import NAME_MAX, ensure_text
 from ..security import API_PREFIX, generate_token, token_digest, token_hint
 from . import ServiceError
 from .actors import Actor
@@ -79,7 +79,7 @@ def describe_token(token: ApiToken) -> dict:
 
 def find_token(token_id: str) -> ApiToken | None:
     """Return a token by id, or None."""
-    return db.session.get(ApiToken, token_id) if is_clean_id(token_id) else None
+    return db.session.get(ApiToken, token_id)
 
 
 def visible_tokens_query(principal, *, include_revoked: bool = True) -> sa.Select:

@@ -10,6 +10,8 @@ import re
 
 import yaml
 
+from ..schemas.fields import CONFIG_DEPTH_MAX
+
 SECRET_REF = re.compile(r"SECRET\[([A-Za-z0-9_.\-]+)\]")
 CERT_REF = re.compile(r"CERT\[([A-Za-z0-9_.\-]+)\]")
 AGENT_CERT_DIR = "/var/lib/vf-agent/certs"
@@ -25,9 +27,49 @@ def cert_filename(cert_name: str) -> str:
     return cert_name if "." in cert_name else f"{cert_name}.pem"
 
 
+class ConfigRefused(yaml.MarkedYAMLError):
+    """YAML refused although well-formed: past a limit of pipeline configs, or a value
+    Python cannot hold; ``problem`` says which."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader without anchors and aliases (an alias bomb expands a few hundred
+    bytes into megabytes) and with nesting bounded before the composer's recursion."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
+            raise ConfigRefused(
+                problem="YAML anchors and aliases (&name, *name) are not allowed; "
+                        "write the repeated value out",
+                problem_mark=event.start_mark)
+        if not isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            return super().compose_node(parent, index)
+        if self.depth >= CONFIG_DEPTH_MAX:
+            raise ConfigRefused(
+                problem=f"config is nested deeper than {CONFIG_DEPTH_MAX} levels",
+                problem_mark=event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 def load_yaml(text: str):
-    """Parse YAML safely; raises yaml.YAMLError on bad syntax."""
-    return yaml.safe_load(text)
+    """Parse a pipeline config safely; raises yaml.YAMLError on bad syntax, on anchors and
+    aliases, on nesting deeper than CONFIG_DEPTH_MAX and on values Python cannot hold."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    except (ValueError, OverflowError) as err:  # a 5,000-digit integer, a date 2026-13-45
+        reason = str(err).split(":")[0]
+        problem = f"config holds a value that cannot be read ({reason})"
+        raise ConfigRefused(problem=problem) from None
+    finally:
+        loader.dispose()
 
 
 def _strings(node):
@@ -136,6 +178,8 @@ def _input_problem(entry: str, kinds: dict[str, str]) -> str | None:
 def _syntax_error(err: yaml.YAMLError) -> str:
     mark = getattr(err, "problem_mark", None)
     problem = getattr(err, "problem", None) or str(err)
+    if isinstance(err, ConfigRefused):
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem
     if mark is not None:
         return f"YAML syntax error at line {mark.line + 1}, column {mark.column + 1}: {problem}"
     return f"YAML syntax error: {problem}"

@@ -7,7 +7,9 @@ It follows shared/agent-protocol.md and the behaviour of the Go agent (research 
 * pipelines are diffed by checksum: unknown -> start, checksum changed -> restart, only the version
   changed -> relabel, missing -> stop and forget;
 * a process is STARTING, then RUNNING after 2 s; a crash makes it CRASHED and it restarts after a
-  backoff of 1, 2, 4 ... s capped at 60 s;
+  backoff of 1, 2, 4 ... s capped at 60 s. These states follow the supervisor's clock, not the
+  heartbeats: ``running_count()`` is true between heartbeats, which report the state at their
+  time (after each poll and on the ticker); crashes are rolled once per heartbeat;
 * host metrics are sent only while at least one pipeline is RUNNING (they come from a running
   pipeline's sidecar in the real agent), so a node in maintenance sends ``pipelines: []`` only;
 * the server's ``pollIntervalMs`` resets the poll ticker (newer agents), a push ``config_changed``
@@ -42,7 +44,12 @@ GIB = 1024 ** 3
 
 @dataclass
 class Process:
-    """A simulated Vector process supervised for one pipeline."""
+    """A simulated Vector process supervised for one pipeline.
+
+    Its state follows the supervisor's clock, as a real process's does: it is RUNNING two
+    seconds after it started and back to STARTING when a crash's backoff has passed, whether
+    or not a heartbeat looked in between. Only crashes are rolled, once per heartbeat.
+    """
 
     pipeline_id: str
     version: int
@@ -51,35 +58,42 @@ class Process:
     started: float
     rate: float                  # events per second
     bytes_per_event: int
-    status: str = "STARTING"     # STARTING | RUNNING | CRASHED
     crashes: int = 0             # consecutive crashes, for the backoff
-    restart_at: float = 0.0
+    restart_at: float | None = None  # while CRASHED: when the supervisor starts it again
+
+    def status(self, now: float) -> str:
+        """Return the process state at ``now``: STARTING, RUNNING or CRASHED."""
+        started = self.started
+        if self.restart_at is not None:
+            if now < self.restart_at:
+                return "CRASHED"
+            started = self.restart_at
+        return "RUNNING" if now - started >= STARTUP_SECONDS else "STARTING"
 
     def advance(self, now: float, crash_rate: float, rng: random.Random, next_pid) -> str | None:
-        """Move the process along its life cycle up to ``now``; return 'crashed'/'restarted' events."""
+        """Settle a due restart and roll for a crash (once per heartbeat); return what happened.
+
+        Returns 'restarted' (the backoff passed: a new pid), 'crashed', or None.
+        """
         happened = None
-        if self.status == "CRASHED" and now >= self.restart_at:
+        if self.restart_at is not None and now >= self.restart_at:
             self.pid = next_pid()
-            self.started = self.restart_at
-            self.status = "STARTING"
+            self.started, self.restart_at = self.restart_at, None
             happened = "restarted"
-        if self.status == "STARTING" and now - self.started >= STARTUP_SECONDS:
-            self.status = "RUNNING"
-        if self.status == "RUNNING":
-            if self.crashes and now - self.started >= BACKOFF_RESET_AFTER:
+        if crash_rate and self.status(now) == "RUNNING" and rng.random() < crash_rate:
+            if now - self.started >= BACKOFF_RESET_AFTER:
                 self.crashes = 0
-            if crash_rate and rng.random() < crash_rate:
-                self.crashes += 1
-                self.status = "CRASHED"
-                self.restart_at = now + min(MAX_BACKOFF, 2.0 ** (self.crashes - 1))
-                happened = "crashed"
+            self.crashes += 1
+            self.restart_at = now + min(MAX_BACKOFF, 2.0 ** (self.crashes - 1))
+            happened = "crashed"
         return happened
 
     def report(self, now: float) -> dict:
         """Return this process as a heartbeat pipeline status (counters since the process started)."""
-        entry = {"pipelineId": self.pipeline_id, "version": self.version, "status": self.status,
+        status = self.status(now)
+        entry = {"pipelineId": self.pipeline_id, "version": self.version, "status": status,
                  "configChecksum": self.checksum}
-        if self.status == "CRASHED":
+        if status == "CRASHED":
             entry.update(uptimeSeconds=0, eventsIn=0, eventsOut=0, errorsTotal=0, bytesIn=0,
                          bytesOut=0, eventsDiscarded=0)
             return entry
@@ -163,8 +177,12 @@ class SimAgent:
         return {"Authorization": f"Bearer {self.node_token}"}
 
     def running_count(self) -> int:
-        """Return how many pipelines this agent's supervisor has RUNNING right now."""
-        return sum(1 for p in self.processes.values() if p.status == "RUNNING")
+        """Return how many pipelines this agent's supervisor has RUNNING right now.
+
+        Safe from another thread: it only reads (a snapshot of) the processes.
+        """
+        now = time.monotonic()
+        return sum(1 for p in list(self.processes.values()) if p.status(now) == "RUNNING")
 
     # -- requests ----------------------------------------------------------------------
 
@@ -300,7 +318,7 @@ class SimAgent:
         }
 
     def heartbeat_body(self) -> dict:
-        """Return the heartbeat the agent sends now (advancing its processes first)."""
+        """Return the heartbeat the agent sends now (settling restarts and crashes first)."""
         now = time.monotonic()
         fleet = self.fleet
         for process in self.processes.values():

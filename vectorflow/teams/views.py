@@ -1,5 +1,3 @@
-import json
-
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
@@ -7,7 +5,9 @@ from flask_login import current_user
 from ..extensions import db
 from ..guards import get_environment_or_404, get_team_or_404, require_login, require_superadmin
 from ..models import Role, Team, TeamMember
-from ..services import ServiceError, accounts, environments
+from ..services import accounts, environments
+from ..transactions import attempt
+from ..wrappers import loads_form_json
 from . import bp
 from .forms import EmptyForm, EnvironmentForm, MemberForm, RoleForm, TeamForm
 
@@ -31,13 +31,10 @@ def index():
 def create():
     form = TeamForm()
     if form.validate_on_submit():
-        try:
-            team = accounts.create_team(form.name.data)
-            db.session.commit()
+        team, err = attempt(accounts.create_team, form.name.data)
+        if err is None:
             return redirect(url_for("teams.show", team_id=team.id))
-        except ServiceError as err:
-            db.session.rollback()
-            form.name.errors.append(err.message)
+        form.name.errors.append(err.message)
     return render_template("teams/index.html", teams=visible_teams(), form=form), 400
 
 
@@ -68,14 +65,11 @@ def add_member(team_id):
         if user is None:
             form.email.errors.append("No user with that email. Create the account first.")
         else:
-            try:
-                accounts.set_membership(team, user, Role[form.role.data])
-                db.session.commit()
+            _, err = attempt(accounts.set_membership, team, user, Role[form.role.data])
+            if err is None:
                 flash(f"{user.email} is now {form.role.data.title()} of {team.name}.", "success")
                 return redirect(url_for("teams.show", team_id=team.id))
-            except ServiceError as err:
-                db.session.rollback()
-                form.role.errors.append(err.message)
+            form.role.errors.append(err.message)
     return _show_with_errors(team, member_form=form)
 
 
@@ -88,14 +82,11 @@ def set_role(team_id, member_id):
         return _not_found()
     form = RoleForm()
     if form.validate_on_submit():
-        try:
-            accounts.set_membership(team, member.user, Role[form.role.data])
-            db.session.commit()
+        _, err = attempt(accounts.set_membership, team, member.user, Role[form.role.data])
+        if err is None:
             flash(f"{member.user.email} is now {form.role.data.title()}.", "success")
             return redirect(url_for("teams.show", team_id=team.id))
-        except ServiceError as err:
-            db.session.rollback()
-            flash(err.message, "error")
+        flash(err.message, "error")
     return _show_with_errors(team, role_form=form)
 
 
@@ -108,13 +99,8 @@ def remove_member(team_id, member_id):
         return _not_found()
     if not EmptyForm().validate_on_submit():
         return _show_with_errors(team)
-    try:
-        accounts.remove_member(team, member)
-        db.session.commit()
-        flash("Member removed.", "success")
-    except ServiceError as err:
-        db.session.rollback()
-        flash(err.message, "error")
+    _, err = attempt(accounts.remove_member, team, member)
+    flash(err.message if err else "Member removed.", "error" if err else "success")
     return redirect(url_for("teams.show", team_id=team.id))
 
 
@@ -127,21 +113,17 @@ def create_environment(team_id):
         config = {}
         if form.secret_backend_config.data and form.secret_backend_config.data.strip():
             try:
-                config = json.loads(form.secret_backend_config.data)
-            except json.JSONDecodeError as err:
-                form.secret_backend_config.errors.append(f"Not valid JSON: {err.msg} (line {err.lineno})")
+                config = loads_form_json(form.secret_backend_config.data)
+            except ValueError as err:
+                form.secret_backend_config.errors.append(f"Not valid JSON: {err}")
         if not form.errors:
-            try:
-                environments.create_environment(
-                    team, form.name.data, secret_backend=form.secret_backend.data,
-                    secret_backend_config=config,
-                )
-                db.session.commit()
+            _, err = attempt(environments.create_environment, team, form.name.data,
+                             secret_backend=form.secret_backend.data,
+                             secret_backend_config=config)
+            if err is None:
                 flash(f"Environment {form.name.data} created.", "success")
                 return redirect(url_for("teams.show", team_id=team.id))
-            except ServiceError as err:
-                db.session.rollback()
-                form.name.errors.append(err.message)
+            form.name.errors.append(err.message)
     return _show_with_errors(team, env_form=form)
 
 
@@ -152,7 +134,6 @@ def enrollment_token(env_id):
     if not EmptyForm().validate_on_submit():
         return _show_with_errors(env.team)
     token = environments.issue_enrollment_token(env)
-    db.session.commit()
     # Shown once, on this response only; afterwards only the hint is visible.
     return render_template(
         "teams/show.html", team=env.team, member_form=MemberForm(), env_form=EnvironmentForm(),

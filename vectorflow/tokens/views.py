@@ -6,7 +6,8 @@ from wtforms import SelectChoice
 from ..extensions import db
 from ..guards import get_team_or_404, require_login
 from ..models import ApiToken, Role, Team
-from ..services import ServiceError, tokens
+from ..services import tokens
+from ..transactions import attempt
 from ..teams.forms import EmptyForm
 from . import bp
 from .forms import PersonalTokenForm, ServiceTokenForm
@@ -65,13 +66,11 @@ def create_service():
 
 
 def _issue(form, form_name: str, create):
-    try:
-        token, raw = create()
-    except ServiceError as err:
-        db.session.rollback()
+    created, err = attempt(create)
+    if err is not None:
         form.name.errors.append(err.message)
         return _page(400, **{form_name: form})
-    db.session.commit()
+    token, raw = created
     # Shown once, on this response only; afterwards only the hint is visible.
     return _page(new_token={"token": token, "raw": raw})
 
@@ -85,6 +84,5 @@ def revoke(token_id):
     if not EmptyForm().validate_on_submit():
         return _page(400)
     tokens.revoke_token(token)
-    db.session.commit()
     flash(f"Token {token.name} revoked: calls with it now get 401.", "success")
     return redirect(url_for("tokens.index"))
