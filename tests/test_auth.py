@@ -38,6 +38,22 @@ def test_email_is_case_insensitive(client, world):
     assert sign_in(client, "Viewer@Example.COM").status_code == 302
 
 
+@pytest.mark.parametrize("content_type", [None, "multipart/form-data"])
+@pytest.mark.parametrize("field", ["email", "password"])
+def test_a_sign_in_holding_a_nul_is_refused_naming_the_field(client, world, field,
+                                                              content_type):
+    # PostgreSQL cannot compare text holding a NUL: the lookup used to fail with a 500.
+    form = {"email": "viewer@example.com", "password": PASSWORD}
+    form[field] = "viewer\x00@example.com"
+    kwargs = {"content_type": content_type} if content_type else {}
+    response = client.submit("/login", form, **kwargs)
+    assert response.status_code == 400
+    assert f"form field &#39;{field}&#39; must not contain NUL characters" in \
+        response.get_data(as_text=True)
+    assert client.get("/").status_code == 302  # still signed out
+    assert sign_in(client, "viewer@example.com").status_code == 302
+
+
 def test_login_without_csrf_token_is_rejected(client, world):
     response = client.post("/login", data={"email": "viewer@example.com", "password": PASSWORD})
     assert response.status_code == 400

@@ -10,15 +10,16 @@ import pytest
 import sqlalchemy as sa
 
 from vectorflow.models import AuditLog, Environment, NodeMetric, Pipeline, VectorNode
+from vectorflow.schemas.fields import JSON_DEPTH_MAX
 from vectorflow.services.environments import issue_enrollment_token
-from vectorflow.wrappers import MAX_JSON_DEPTH, json_depth_exceeds
+from vectorflow.wrappers import json_depth_exceeds
 
 from . import factories
 from .events.servers import Gunicorn
 
 MiB = 1024 * 1024
 DEEP = "[" * 2000 + "]" * 2000  # 4 KB, far deeper than the parser's recursion limit
-TOO_DEEP = f"JSON body is nested deeper than {MAX_JSON_DEPTH} levels"
+TOO_DEEP = f"JSON body is nested deeper than {JSON_DEPTH_MAX} levels"
 
 
 def nested(levels: int, inner: str = "1") -> str:
@@ -144,7 +145,7 @@ def test_a_deeply_nested_enrollment_is_a_400_saying_so_without_credentials(clien
 def test_an_enrollment_nested_to_the_limit_is_parsed(client, db, world):
     token = issue_enrollment_token(world.env)
     db.session.commit()
-    extra = nested(MAX_JSON_DEPTH - 1, '"' + "[" * 40 + '"')  # 31 arrays in the body object
+    extra = nested(JSON_DEPTH_MAX - 1, '"' + "[" * 40 + '"')  # 31 arrays in the body object
     body = f'{{"token": "{token}", "hostname": "edge-9", "extra": {extra}}}'
     response = client.post("/api/agent/enroll", data=body, content_type="application/json")
     assert response.status_code == 200, response.get_json()
@@ -153,7 +154,7 @@ def test_an_enrollment_nested_to_the_limit_is_parsed(client, db, world):
 
 def test_a_deeply_nested_heartbeat_is_a_400(client, db, agent):
     _, headers = agent
-    body = '{"pipelines": [], "hostMetrics": ' + nested(MAX_JSON_DEPTH, "{}") + "}"
+    body = '{"pipelines": [], "hostMetrics": ' + nested(JSON_DEPTH_MAX, "{}") + "}"
     response = client.post("/api/agent/heartbeat", data=body, headers=headers,
                            content_type="application/json")
     assert response.status_code == 400 and response.get_json() == {"error": TOO_DEEP}
@@ -192,8 +193,8 @@ def test_nan_and_infinity_are_refused_as_malformed_json(client, db, world, const
 
 
 @pytest.mark.parametrize("text, deep", [
-    (nested(MAX_JSON_DEPTH), False),
-    (nested(MAX_JSON_DEPTH + 1), True),
+    (nested(JSON_DEPTH_MAX), False),
+    (nested(JSON_DEPTH_MAX + 1), True),
     ('{"a": "' + "[" * 100 + '"}', False),  # brackets in strings do not count
     ('{"a": "\\"' + "{" * 100 + '"}', False),  # nor after an escaped quote
     ('{"a": "\\\\"' + ", [" * 40 + "]" * 40 + "}", True),  # an escaped backslash ends it
@@ -206,7 +207,7 @@ def test_json_depth_is_measured_outside_strings(text, deep):
 
 
 @pytest.mark.parametrize("typed, message", [
-    (DEEP, f"Not valid JSON: nested deeper than {MAX_JSON_DEPTH} levels"),
+    (DEEP, f"Not valid JSON: nested deeper than {JSON_DEPTH_MAX} levels"),
     ('{"a": NaN}', "Not valid JSON: NaN is not valid JSON"),
     ("{not json", "Not valid JSON: Expecting property name enclosed in double quotes (line 1)"),
 ])

@@ -90,12 +90,17 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from .schemas.base import IdConverter, SerialConverter
+
+    app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["serial"] = SerialConverter
+
     from .agent import bp as agent_bp
     from .alerts import bp as alerts_bp
     from .api import bp as api_bp
+    from .audit import bp as audit_bp
     from .auth import bp as auth_bp
     from .events import bp as events_bp
-    from .audit import bp as audit_bp
     from .fleet import bp as fleet_bp
     from .maintenance import bp as maintenance_bp
     from .matrix import bp as matrix_bp

@@ -1,7 +1,7 @@
 """One error renderer: JSON for API callers, a page for browsers, never a stack trace."""
 from __future__ import annotations
 
-from flask import jsonify, render_template
+from flask import current_app, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -21,15 +21,23 @@ MESSAGES = {
 }
 
 
-def render_error(status: int, message: str | None = None, details: dict | None = None):
-    """Render an error response suited to the caller."""
+def render_error(status: int, message: str | None = None, details: dict | None = None,
+                 headers: dict | None = None):
+    """Render an error response suited to the caller (JSON: schemas.api.Error)."""
+    from .schemas.api import Error
+    from .schemas.base import respond
+
     message = message or MESSAGES.get(status, "Error")
     if wants_json():
-        body = {"error": message}
-        if details:
-            body["details"] = details
-        return jsonify(body), status
-    return render_template("errors/error.html", status=status, message=message), status
+        error = Error(error=message, details=details) if details else Error(error=message)
+        response = respond(error, status)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+    else:
+        response = current_app.make_response(
+            (render_template("errors/error.html", status=status, message=message), status))
+    response.headers.extend(headers or {})
+    return response
 
 
 def register_error_handlers(app) -> None:
@@ -41,15 +49,17 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(ServiceError)
     def service_error(err: ServiceError):
-        body, status = render_error(err.status_code, err.message, err.details)
-        return body, status, getattr(err, "headers", None) or {}
+        return render_error(err.status_code, err.message, err.details,
+                            headers=getattr(err, "headers", None))
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
         # A description given to abort() explicitly is meant for the caller.
         default = type(err).description
         message = err.description if err.description != default else None
-        return render_error(err.code or 500, message)
+        # Keep what the exception says in headers (a 405's Allow), not its Content-Type.
+        headers = {k: v for k, v in err.get_headers() if k.lower() != "content-type"}
+        return render_error(err.code or 500, message, headers=headers)
 
     @app.errorhandler(Exception)
     def unhandled(err: Exception):

@@ -11,7 +11,15 @@ from flask import abort, request
 from flask_login import current_user
 
 from .extensions import db
-from .models import Environment, MaintenanceWindow, Pipeline, Role, Secret, Team, VectorNode
+from .models import (
+    Environment,
+    MaintenanceWindow,
+    Pipeline,
+    Role,
+    Secret,
+    Team,
+    VectorNode,
+)
 
 
 def wants_json() -> bool:
@@ -110,14 +118,12 @@ def get_secret_or_404(secret_id: str, min_role: Role = Role.EDITOR) -> Secret:
     return _load(Secret, secret_id, lambda s: s.environment.team_id, min_role)
 
 
-def get_alert_or_404(alert_id, min_role: Role = Role.VIEWER):
-    """Load an alert (never a pending one) of a team the caller belongs to."""
+def get_alert_or_404(alert_id: int, min_role: Role = Role.VIEWER):
+    """Load an alert (never a pending one) of a team the caller belongs to; ``alert_id``
+    comes from a ``<serial:...>`` path segment."""
     from .models.alerts import PENDING, Alert
 
-    try:
-        alert = db.session.get(Alert, int(alert_id))
-    except (TypeError, ValueError):
-        alert = None
+    alert = db.session.get(Alert, alert_id)
     if alert is None or alert.state == PENDING:
         abort(404)
     check_team_role(alert.environment.team_id, min_role)

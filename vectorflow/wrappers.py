@@ -3,7 +3,7 @@ goes through, so hostile input is refused in one place rather than in each view.
 
 * A body is refused with 413 past ``MAX_CONTENT_LENGTH`` whatever its transfer encoding
   (Werkzeug cuts a chunked body at the limit and hands the view what fitted).
-* JSON nested deeper than ``MAX_JSON_DEPTH`` is refused with 400 before the parser
+* JSON nested deeper than ``JSON_DEPTH_MAX`` is refused with 400 before the parser
   recurses into it, and NaN/Infinity (not JSON) are refused like any malformed JSON.
 * A query string, form or URL path holding a NUL character gets 400 naming the field
   (PostgreSQL cannot store NUL in text).
@@ -25,10 +25,9 @@ from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_input_stream
 
 from .errors import render_error
+from .schemas.fields import JSON_DEPTH_MAX
 from .text import text_problem
 
-# Deeper than any body the agent or the API sends, far below where recursion bites.
-MAX_JSON_DEPTH = 32
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -68,7 +67,7 @@ class Response(FlaskResponse):
 
 
 class JSONTooDeep(BadRequest):
-    """A JSON body nested deeper than ``MAX_JSON_DEPTH`` (400 naming the limit)."""
+    """A JSON body nested deeper than ``JSON_DEPTH_MAX`` (400 naming the limit)."""
 
 
 # A string, escapes included; an unterminated one runs to the end, so each quote is
@@ -79,7 +78,7 @@ _NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
 _STEP = tuple(1 if c == ord("(") else -1 for c in range(256))
 
 
-def json_depth_exceeds(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+def json_depth_exceeds(text: str | bytes, limit: int = JSON_DEPTH_MAX) -> bool:
     """Return whether JSON ``text`` opens more than ``limit`` arrays/objects inside each other.
 
     A linear scan of the brackets outside strings: no recursion, whatever the nesting.
@@ -103,7 +102,7 @@ class JSONProvider(DefaultJSONProvider):
 
     def loads(self, s: str | bytes, **kwargs):
         if json_depth_exceeds(s):
-            raise JSONTooDeep(f"JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
+            raise JSONTooDeep(f"JSON body is nested deeper than {JSON_DEPTH_MAX} levels")
         kwargs.setdefault("parse_constant", _refuse_constant)
         return super().loads(s, **kwargs)
 
@@ -112,7 +111,7 @@ def loads_form_json(text: str):
     """Parse JSON typed into a form field, bounded like a body; ValueError saying what is
     wrong (for a form message) on any problem."""
     if json_depth_exceeds(text):
-        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        raise ValueError(f"nested deeper than {JSON_DEPTH_MAX} levels")
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:

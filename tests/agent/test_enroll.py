@@ -94,12 +94,20 @@ def test_a_malformed_enrollment_is_a_400_naming_the_field(client, enrollment_tok
     assert db.session.scalar(sa.select(sa.func.count()).select_from(VectorNode)) == 0
 
 
-@pytest.mark.parametrize("data", [b"not json", b"[1, 2]", b"", b"null"])
+@pytest.mark.parametrize("data", [b"[1, 2]", b"", b"null"])
 def test_a_body_that_is_not_a_json_object_is_a_400(client, data):
     response = client.post("/api/agent/enroll", data=data, content_type="application/json")
     assert response.status_code == 400
     assert response.get_json() == {"error": "Invalid input",
                                    "details": {"body": "must be a JSON object"}}
+
+
+@pytest.mark.parametrize("data", [b"not json", b'{"token": NaN}'])
+def test_a_body_that_is_not_json_is_a_400_saying_so(client, data):
+    response = client.post("/api/agent/enroll", data=data, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "Invalid input"
+    assert response.get_json()["details"]["body"].startswith("malformed JSON: ")
 
 
 def test_unknown_enrollment_keys_from_newer_agents_are_ignored(client, enrollment_token):

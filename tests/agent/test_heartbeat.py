@@ -299,7 +299,8 @@ def test_a_steady_heartbeat_writes_the_node_its_statuses_and_its_metrics_once_ea
 
 
 def test_rows_the_session_has_loaded_show_what_a_heartbeat_wrote(agent, world):
-    from vectorflow.agent.schemas import parse_heartbeat
+    from vectorflow.schemas.agent import AgentHeartbeat
+    from vectorflow.schemas.base import parse_body
     from vectorflow.services.agent import latest_host_metrics, record_heartbeat
 
     pipeline = factories.make_pipeline(world.env, "a")
@@ -308,8 +309,8 @@ def test_rows_the_session_has_loaded_show_what_a_heartbeat_wrote(agent, world):
     node = fresh(agent.node)
     row, sample = statuses(node)[pipeline.id], latest_host_metrics(node.id)
     assert (row.events_in, sample.data) == (1, {"loadAvg1": 1})
-    record_heartbeat(node, parse_heartbeat({"pipelines": [status(pipeline.id, eventsIn=5)],
-                                            "hostMetrics": {"loadAvg1": 5}}))
+    record_heartbeat(node, parse_body(AgentHeartbeat, {"pipelines": [status(pipeline.id, eventsIn=5)],
+                                                       "hostMetrics": {"loadAvg1": 5}}))
     assert statuses(node)[pipeline.id] is row and latest_host_metrics(node.id) is sample
     assert (row.events_in, sample.data) == (5, {"loadAvg1": 5})
 

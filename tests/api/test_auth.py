@@ -11,9 +11,10 @@ from vectorflow.extensions import db
 from vectorflow.models import ApiToken, AuditLog, Environment
 from vectorflow.services import tokens as token_service
 
-# Every documented /api/v1 operation that needs a caller, with placeholder ids.
+# Every documented /api/v1 operation that needs a caller, with placeholder ids (123 can be
+# an id of either kind: hex or numbered).
 PROTECTED = sorted(
-    (method.upper(), re.sub(r"{\w+}", "abc123", path))
+    (method.upper(), re.sub(r"{\w+}", "123", path))
     for path, operations in PATHS.items()
     if path.startswith("/api/v1/")
     for method, operation in operations.items()

@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from vectorflow.api.validation import Body, Field, InvalidInput
+from vectorflow.api.openapi import document
+from vectorflow.schemas.api import BulkMaintenance, NodeMaintenance
+from vectorflow.schemas.base import InvalidInput, parse_body
 
 
 def create_env(api, world, **kwargs):
@@ -51,41 +53,58 @@ def test_a_body_over_the_size_limit_is_a_413(app, api, world):
     assert response.get_json()["error"]
 
 
-UNTIL = Body(
-    enabled=Field("boolean", required=True),
-    reason=Field("string", max_length=5, nullable=True),
-    until=Field("datetime", nullable=True),
-    selector=Field("object", fields=Body(labels=Field("object", values=Field("string")))),
-    nodeIds=Field("array", items=Field("string"), max_items=2),
-)
+def problems_of(model, body) -> dict:
+    with pytest.raises(InvalidInput) as caught:
+        parse_body(model, body)
+    return caught.value.details
 
 
 @pytest.mark.parametrize("body,problem", [
     ({}, {"enabled": "required"}),
     ({"enabled": "yes"}, {"enabled": "must be true or false"}),
-    ({"enabled": True, "reason": "too long"}, {"reason": "must be at most 5 characters"}),
+    ({"enabled": 1}, {"enabled": "must be true or false"}),
+    ({"enabled": True, "reason": "x" * 501}, {"reason": "must be at most 500 characters"}),
+    ({"enabled": True, "reason": "\ud800"},
+     {"reason": "must be valid Unicode (it holds a lone surrogate)"}),
+    ({"enabled": True, "reason": "a\x00b"}, {"reason": "must not contain NUL characters"}),
     ({"enabled": True, "until": "soon"},
      {"until": "must be an ISO 8601 timestamp, e.g. 2026-05-03T15:00:00Z"}),
-    ({"enabled": True, "selector": {"labels": {"a": 1}}}, {"selector.labels.a": "must be a string"}),
-    ({"enabled": True, "selector": {"env": "x"}}, {"selector.env": "unknown field"}),
-    ({"enabled": True, "nodeIds": ["a", 2]}, {"nodeIds[1]": "must be a string"}),
-    ({"enabled": True, "nodeIds": ["a", "b", "c"]}, {"nodeIds": "must have at most 2 items"}),
+    ({"enabled": True, "until": "2030-01-01T00:00:00"},
+     {"until": "must include a time zone, e.g. 2026-05-03T15:00:00Z"}),
+    ({"enabled": True, "until": "9999-12-31T23:59:59-05:00"},
+     {"until": "must be between the years 2000 and 9000"}),
+    ({"enabled": True, "until": 5}, {"until": "must be an ISO 8601 timestamp string"}),
 ])
-def test_body_declarations_name_each_problem(body, problem):
-    with pytest.raises(InvalidInput) as caught:
-        UNTIL.validate(body)
-    assert caught.value.details == problem
+def test_a_model_names_each_problem(body, problem):
+    assert problems_of(NodeMaintenance, body) == problem
 
 
-def test_body_declarations_return_checked_values_with_timestamps_in_utc():
-    data = UNTIL.validate({"enabled": True, "reason": None, "until": "2026-05-03T17:00:00+02:00"})
-    assert data["until"].isoformat() == "2026-05-03T15:00:00+00:00"
-    assert data["reason"] is None and "nodeIds" not in data
+@pytest.mark.parametrize("body,problem", [
+    ({"enabled": True, "selector": {"environmentId": "e", "labels": {"a": 1}}},
+     {"selector.labels.a": "must be a string"}),
+    ({"enabled": True, "selector": {"environmentId": "e", "env": "x"}},
+     {"selector.env": "unknown field"}),
+    ({"enabled": True, "selector": {}}, {"selector.environmentId": "required"}),
+    ({"enabled": True, "nodeIds": ["a", 2]}, {"nodeIds[1]": "must be a string"}),
+    ({"enabled": True, "nodeIds": ["a"] * 1001}, {"nodeIds": "must have at most 1000 items"}),
+    ({"enabled": True, "nodeIds": []}, {"nodeIds": "must not be empty"}),
+    ({"enabled": True}, {"selector": "give either selector or nodeIds"}),
+])
+def test_nested_problems_are_named_by_their_path(body, problem):
+    assert problems_of(BulkMaintenance, body) == problem
 
 
-def test_body_declarations_render_their_json_schema():
-    schema = UNTIL.schema()
+def test_a_model_returns_checked_values_with_timestamps_in_utc():
+    body = parse_body(NodeMaintenance, {"enabled": True, "reason": None,
+                                        "until": "2026-05-03T17:00:00+02:00"})
+    assert body.until.isoformat() == "2026-05-03T15:00:00+00:00"
+    assert body.reason is None and body.force is None
+
+
+def test_the_document_shows_each_model_with_its_limits():
+    schema = document()["components"]["schemas"]["NodeMaintenance"]
     assert schema["required"] == ["enabled"]
     assert schema["additionalProperties"] is False
-    assert schema["properties"]["reason"] == {"type": ["string", "null"], "maxLength": 5}
-    assert schema["properties"]["until"] == {"type": ["string", "null"], "format": "date-time"}
+    assert schema["properties"]["reason"] == {"anyOf": [{"type": "string", "maxLength": 500},
+                                                        {"type": "null"}]}
+    assert schema["properties"]["until"]["anyOf"][0] == {"type": "string", "format": "date-time"}

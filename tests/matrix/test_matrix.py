@@ -98,7 +98,7 @@ def test_rotating_a_secret_shows_nodes_on_the_old_value_as_drifted(client, login
     db.session.commit()
     login_as("VIEWER")
     (entry,) = render_environment_pipelines(world.env)
-    report(db, node, pipeline, 1, config_checksum=entry["checksum"])
+    report(db, node, pipeline, 1, config_checksum=entry.checksum)
     db.session.commit()
     assert 'data-state="ok"' in cell(client.get(f"/matrix/{world.env.id}").get_data(as_text=True),
                                      node.id, pipeline.id)

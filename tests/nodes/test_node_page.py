@@ -199,6 +199,23 @@ def test_the_page_renders_whatever_numbers_an_agent_stored(client, login_as, wor
         assert text in row, text
 
 
+@pytest.mark.parametrize("sent, shown, missing", [
+    ({"netRxBytes": 2048}, "2.0 KiB received in total", "sent"),
+    ({"netTxBytes": 3072}, "3.0 KiB sent in total", "received"),
+])
+def test_a_sample_with_one_network_direction_renders(client, login_as, node, db, sent, shown,
+                                                     missing):
+    db.session.add(NodeMetric(node_id=node.id, created_at=utcnow(), data=sent))
+    db.session.commit()
+    login_as("VIEWER")
+    response = client.get(f"/nodes/{node.id}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    network = page[page.index('id="metric-network"'):]
+    network = network[:network.index("</section>")]
+    assert shown in network and missing not in network
+
+
 def test_labels_holding_a_lone_surrogate_render(client, login_as, world, db):
     node, _ = factories.make_node(world.env, "odd", labels={"role": "in\ud800gest"})
     db.session.commit()

@@ -8,22 +8,23 @@ import sqlalchemy as sa
 
 from vectorflow.extensions import db
 from vectorflow.models import AuditLog, Event, Pipeline, PipelineVersion
+from vectorflow.schemas.fields import (
+    CONFIG_DEPTH_MAX,
+    CONFIG_MAX,
+    RENDERED_ENVIRONMENT_MAX,
+    RENDERED_PIPELINE_MAX,
+    SECRET_VALUE_MAX,
+)
 from vectorflow.services import ServiceError
 from vectorflow.services import pipelines as svc
 from vectorflow.services import secrets as secret_svc
-from vectorflow.services.secrets import MAX_VALUE
-from vectorflow.services.vector_config import (
-    MAX_CONFIG_DEPTH,
-    MAX_RENDERED_ENVIRONMENT,
-    MAX_RENDERED_PIPELINE,
-)
 
 from .. import factories
 from ..factories import SIMPLE_CONFIG
 from .test_vector_config import ALIAS_BOMB, RECURSIVE_ALIAS
 
 ALIASES = "YAML anchors and aliases (&name, *name) are not allowed"
-TOO_DEEP = f"config is nested deeper than {MAX_CONFIG_DEPTH} levels"
+TOO_DEEP = f"config is nested deeper than {CONFIG_DEPTH_MAX} levels"
 
 
 def referencing(*names: str) -> str:
@@ -35,7 +36,7 @@ def referencing(*names: str) -> str:
 def big_secrets(env, count: int, prefix: str = "big") -> list[str]:
     names = [f"{prefix}-{i}" for i in range(count)]
     for name in names:
-        factories.make_secret(env, name, "v" * MAX_VALUE)
+        factories.make_secret(env, name, "v" * SECRET_VALUE_MAX)
     return names
 
 
@@ -83,7 +84,7 @@ def test_the_pipeline_form_shows_the_limit_next_to_the_config(client, login_as, 
 def test_the_pipeline_form_refuses_a_config_over_the_size_limit(client, login_as, world):
     login_as("EDITOR")
     response = client.submit(f"/environments/{world.env.id}/pipelines",
-                             {"name": "logs", "config_yaml": SIMPLE_CONFIG + "#" * svc.MAX_CONFIG})
+                             {"name": "logs", "config_yaml": SIMPLE_CONFIG + "#" * CONFIG_MAX})
     assert response.status_code == 400
     assert "The config must be at most 256 KiB." in response.get_data(as_text=True)
 
@@ -117,7 +118,7 @@ def test_a_deployed_alias_bomb_is_delivered_as_written_not_expanded(client, worl
 # ---------------------------------------------------------------- what a deploy delivers
 
 def test_a_deploy_over_the_limit_per_pipeline_is_refused_and_changes_nothing(world):
-    names = big_secrets(world.env, MAX_RENDERED_PIPELINE // MAX_VALUE + 1)
+    names = big_secrets(world.env, RENDERED_PIPELINE_MAX // SECRET_VALUE_MAX + 1)
     pipeline = factories.make_pipeline(world.env, "fat", referencing(*names), deployed=False,
                                        versions=0)
     db.session.commit()
@@ -133,7 +134,7 @@ def test_a_deploy_over_the_limit_per_pipeline_is_refused_and_changes_nothing(wor
 
 
 def test_the_deploy_page_says_which_limit(client, login_as, world):
-    names = big_secrets(world.env, MAX_RENDERED_PIPELINE // MAX_VALUE + 1)
+    names = big_secrets(world.env, RENDERED_PIPELINE_MAX // SECRET_VALUE_MAX + 1)
     pipeline = factories.make_pipeline(world.env, "fat", referencing(*names), deployed=False,
                                        versions=0)
     db.session.commit()
@@ -145,9 +146,9 @@ def test_the_deploy_page_says_which_limit(client, login_as, world):
 
 
 def test_a_deploy_over_the_limit_per_environment_is_refused_over_the_api(client, world, api_token):
-    per_pipeline = MAX_RENDERED_PIPELINE // MAX_VALUE - 1
+    per_pipeline = RENDERED_PIPELINE_MAX // SECRET_VALUE_MAX - 1
     names = big_secrets(world.env, per_pipeline)
-    fits = MAX_RENDERED_ENVIRONMENT // (per_pipeline * MAX_VALUE)
+    fits = RENDERED_ENVIRONMENT_MAX // (per_pipeline * SECRET_VALUE_MAX)
     for n in range(fits):
         factories.make_pipeline(world.env, f"p{n}", referencing(*names))
     last = factories.make_pipeline(world.env, "one-too-many", referencing(*names),
@@ -165,12 +166,12 @@ def test_a_deploy_over_the_limit_per_environment_is_refused_over_the_api(client,
 
 
 def test_rotating_a_secret_past_the_limit_per_pipeline_is_refused(world):
-    names = big_secrets(world.env, MAX_RENDERED_PIPELINE // MAX_VALUE - 1)
+    names = big_secrets(world.env, RENDERED_PIPELINE_MAX // SECRET_VALUE_MAX - 1)
     small = factories.make_secret(world.env, "small", "v")
     factories.make_pipeline(world.env, "nearly-full", referencing(*names, "small"))
     db.session.commit()
     with pytest.raises(ServiceError) as refused:
-        secret_svc.rotate_secret(small, "v" * MAX_VALUE)
+        secret_svc.rotate_secret(small, "v" * SECRET_VALUE_MAX)
     db.session.rollback()
     assert "over the limit of 512 KiB per pipeline" in refused.value.message
     db.session.expire_all()
@@ -178,7 +179,7 @@ def test_rotating_a_secret_past_the_limit_per_pipeline_is_refused(world):
 
 
 def test_a_deploy_within_the_limits_still_goes_through(world):
-    names = big_secrets(world.env, MAX_RENDERED_PIPELINE // MAX_VALUE - 1)
+    names = big_secrets(world.env, RENDERED_PIPELINE_MAX // SECRET_VALUE_MAX - 1)
     pipeline = factories.make_pipeline(world.env, "full", referencing(*names), deployed=False,
                                        versions=0)
     db.session.commit()

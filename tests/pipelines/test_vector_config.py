@@ -1,7 +1,8 @@
 """Validating Vector configs before they are saved: every error names its component."""
 import pytest
 
-from vectorflow.services.vector_config import MAX_CONFIG_DEPTH, validate_vector_config
+from vectorflow.schemas.fields import CONFIG_DEPTH_MAX
+from vectorflow.services.vector_config import validate_vector_config
 
 from ..factories import SIMPLE_CONFIG
 
@@ -109,11 +110,11 @@ def test_the_alias_bomb_is_small_and_refused_before_it_expands():
 ])
 def test_nesting_deeper_than_the_limit_is_refused_naming_the_limit(config):
     (problem,) = validate_vector_config(config)
-    assert problem.startswith(f"config is nested deeper than {MAX_CONFIG_DEPTH} levels (line ")
+    assert problem.startswith(f"config is nested deeper than {CONFIG_DEPTH_MAX} levels (line ")
 
 
 def test_nesting_up_to_the_limit_is_read():
-    arrays = MAX_CONFIG_DEPTH - 4  # inside the document, sinks, out and encoding
+    arrays = CONFIG_DEPTH_MAX - 4  # inside the document, sinks, out and encoding
     deep = SIMPLE_CONFIG.replace("codec: json",
                                  "codec: json\n      x: " + "[" * arrays + "]" * arrays)
     assert validate_vector_config(deep) == []

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app, g, jsonify, request, url_for
+from flask import current_app, g, request, url_for
 
+from ..errors import render_error
 from ..models import VectorNode
+from ..schemas.agent import OK, AgentEnrollRequest, AgentEnrollResponse, AgentHeartbeat
+from ..schemas.base import parse_body, respond
 from ..security import bearer_token
 from ..services.agent import (
     PollingNode,
@@ -21,7 +24,6 @@ from ..services.agent import (
     record_heartbeat,
 )
 from . import bp
-from .schemas import parse_enroll, parse_heartbeat
 
 
 def node_required(view=None, *, authenticate=authenticate_node):
@@ -36,9 +38,7 @@ def node_required(view=None, *, authenticate=authenticate_node):
     def wrapped(*args, **kwargs):
         node = authenticate(bearer_token(request.headers.get("Authorization")))
         if node is None:
-            response = jsonify({"error": "Unauthorized"})
-            response.headers["WWW-Authenticate"] = "Bearer"
-            return response, 401
+            return render_error(401)
         g.agent_node = node
         return view(*args, **kwargs)
 
@@ -59,35 +59,25 @@ def push_url() -> str:
     return request.host_url.rstrip("/") + url_for("agent.push")
 
 
-def _json_body():
-    # The agent always sends JSON; don't insist on the Content-Type header to read it.
-    return request.get_json(force=True, silent=True)
-
-
 @bp.post("/enroll")
 def enroll():
-    node, token = enroll_node(parse_enroll(_json_body()))
-    return jsonify({
-        "nodeId": node.id,
-        "nodeToken": token,
-        "environmentId": node.environment.id,
-        "environmentName": node.environment.name,
-    }), 200
-
+    node, token = enroll_node(parse_body(AgentEnrollRequest, force=True))
+    return respond(AgentEnrollResponse(node_id=node.id, node_token=token,
+                                       environment_id=node.environment.id,
+                                       environment_name=node.environment.name))
 
 @bp.get("/config")
 @node_required(authenticate=authenticate_polling_node)
 def config():
     body = agent_config(current_node())
-    body["pushUrl"] = push_url()
-    response = jsonify(body)
+    body.push_url = push_url()
+    response = respond(body)
     # The body carries secret values: never keep it in a cache.
     response.headers["Cache-Control"] = "no-store"
     return response
 
-
 @bp.post("/heartbeat")
 @node_required(authenticate=authenticate_node_for_update)
 def heartbeat():
-    record_heartbeat(current_node(), parse_heartbeat(_json_body()))
-    return jsonify({"ok": True})
+    record_heartbeat(current_node(), parse_body(AgentHeartbeat, force=True))
+    return respond(OK)

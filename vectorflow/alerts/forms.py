@@ -10,8 +10,15 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..services.alerts import MAX_THRESHOLD, RULES
-from ..services.notifications import EVENTS, MAX_NAME, MAX_SECRET, MAX_URL, TYPES
+from ..schemas.fields import (
+    EMAIL_TO_MAX,
+    NAME_MAX,
+    THRESHOLD_MAX,
+    URL_MAX,
+    WEBHOOK_SECRET_MAX,
+)
+from ..services.alerts import RULES
+from ..services.notifications import EVENTS, TYPES
 
 
 class RuleForm(FlaskForm):
@@ -19,16 +26,17 @@ class RuleForm(FlaskForm):
     enabled = BooleanField("Enabled")
     threshold_minutes = IntegerField("Threshold (minutes)",
                                      validators=[Optional(),
-                                                 NumberRange(0, MAX_THRESHOLD)])
+                                                 NumberRange(0, THRESHOLD_MAX)])
 
 
 class ChannelForm(FlaskForm):
     team_id = SelectField("Team")
     type = SelectField("Type", choices=list(TYPES))
-    name = StringField("Name", validators=[DataRequired(), Length(max=MAX_NAME)])
-    url = StringField("URL (webhook, Slack)", validators=[Optional(), Length(max=MAX_URL)])
-    to = StringField("To (email)", validators=[Optional(), Length(max=1000)])
-    secret = PasswordField("Signing secret (webhook)", validators=[Optional(), Length(max=MAX_SECRET)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
+    url = StringField("URL (webhook, Slack)", validators=[Optional(), Length(max=URL_MAX)])
+    to = StringField("To (email)", validators=[Optional(), Length(max=EMAIL_TO_MAX)])
+    secret = PasswordField("Signing secret (webhook)",
+                           validators=[Optional(), Length(max=WEBHOOK_SECRET_MAX)])
     rules = SelectMultipleField("Rules", choices=[SelectChoice(name, rule.title)
                                          for name, rule in RULES.items()],
                                 default=list(RULES))

@@ -18,6 +18,7 @@ from ..guards import (
 )
 from ..live import live_page
 from ..models import Alert, Environment, NotificationDelivery, Role, Team, VectorNode
+from ..schemas.api import PageQuery
 from ..services import alerts as service
 from ..services import notifications
 from ..services.nodes import visible_environments
@@ -48,6 +49,11 @@ def node_alerts(node_id: str) -> list[Alert]:
     return service.node_alerts(node_id)
 
 
+def _page() -> PageQuery:
+    """The page of a list the ?cursor= asks for (a cursor not ours is a 400)."""
+    return PageQuery.model_construct(cursor=request.args.get("cursor") or None, limit=PER_PAGE)
+
+
 def _filters() -> dict:
     view = request.args.get("view", "firing")
     return {"view": view if view in service.VIEWS else "firing",
@@ -66,7 +72,7 @@ def index():
     team_ids = current_user.team_ids()
     rows, next_cursor = paginate(
         service.alerts_query(team_ids, view=filters["view"], **scope), [Alert.id],
-        {"cursor": request.args.get("cursor"), "limit": PER_PAGE}, descending=True)
+        _page(), descending=True)
     environments = visible_environments(current_user)
     nodes = db.session.execute(
         sa.select(VectorNode.id, VectorNode.name, Environment.name)
@@ -86,7 +92,7 @@ def count():
     return render_template("alerts/_count.html")
 
 
-@bp.post("/<alert_id>/ack")
+@bp.post("/<serial:alert_id>/ack")
 @require_login
 def acknowledge(alert_id):
     alert = get_alert_or_404(alert_id, Role.EDITOR)
@@ -169,7 +175,7 @@ def channel(channel_id):
     channel = get_channel_or_404(channel_id)
     rows, next_cursor = paginate(
         notifications.deliveries_query(channel), [NotificationDelivery.id],
-        {"cursor": request.args.get("cursor"), "limit": PER_PAGE}, descending=True)
+        _page(), descending=True)
     return render_template("alerts/channel.html", channel=channel, rows=rows,
                            next_cursor=next_cursor, button=EmptyForm(),
                            destination=notifications.destination(channel))

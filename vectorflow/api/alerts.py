@@ -1,8 +1,6 @@
 """REST: alerts, their rules per environment, and the teams' notification channels."""
 from __future__ import annotations
 
-from flask import jsonify
-
 from ..guards import (
     get_alert_or_404,
     get_channel_or_404,
@@ -12,140 +10,105 @@ from ..guards import (
     require_login,
 )
 from ..models import Alert, NotificationChannel, NotificationDelivery, Role
+from ..schemas import api as models
+from ..schemas.base import page_response, parse_body, parse_query, respond
 from ..services import alerts as alert_service
 from ..services import notifications
 from . import bp
-from .common import admin_teams, page_response, visible_team_ids
-from .pagination import PAGE_FIELDS, paginate
-from .serializers import alert_json, alert_rule_json, channel_json, delivery_json
-from .validation import Body, Field, Query
+from .common import admin_teams, visible_team_ids
+from .pagination import paginate
 
 # -- alerts --------------------------------------------------------------------------------
-
-LIST_ALERTS = Query(
-    state=Field("string", choices=("firing", "resolved")),
-    suppressed=Field("boolean", description="true: only alerts recorded during maintenance."),
-    environmentId=Field("string", max_length=40),
-    nodeId=Field("string", max_length=40),
-    **PAGE_FIELDS,
-)
 
 
 @bp.get("/alerts")
 @require_login
 def list_alerts():
     """List alerts, newest first."""
-    args = LIST_ALERTS.parse()
-    if args.get("environmentId"):
-        get_environment_or_404(args["environmentId"])
-    if args.get("nodeId"):
-        get_node_or_404(args["nodeId"])
+    args = parse_query(models.ListAlerts)
+    if args.environment_id:
+        get_environment_or_404(args.environment_id)
+    if args.node_id:
+        get_node_or_404(args.node_id)
     query = alert_service.alerts_query(
-        visible_team_ids(), state=args.get("state"), suppressed=args.get("suppressed"),
-        environment_id=args.get("environmentId"), node_id=args.get("nodeId"))
+        visible_team_ids(), state=args.state, suppressed=args.suppressed,
+        environment_id=args.environment_id, node_id=args.node_id)
     rows, cursor = paginate(query, [Alert.id], args, descending=True)
-    return page_response(rows, cursor, alert_json)
+    return page_response(rows, cursor, models.Alert)
 
 
-@bp.post("/alerts/<alert_id>/ack")
+@bp.post("/alerts/<serial:alert_id>/ack")
 @require_login
 def acknowledge_alert(alert_id):
     """Acknowledge an alert (EDITOR); again changes nothing."""
     alert = get_alert_or_404(alert_id, Role.EDITOR)
-    Body().parse()
+    parse_body(models.Empty)
     alert_service.acknowledge(alert)
-    return jsonify(alert_json(alert))
+    return respond(models.Alert.of(alert))
 
 
 # -- rules -----------------------------------------------------------------------------------
-
-LIST_RULES = Query(environmentId=Field("string", required=True, max_length=40))
-UPDATE_RULE = Body(
-    environmentId=Field("string", required=True, max_length=40),
-    rule=Field("string", required=True, choices=tuple(alert_service.RULES)),
-    enabled=Field("boolean"),
-    thresholdMinutes=Field("integer", minimum=0, maximum=alert_service.MAX_THRESHOLD),
-)
 
 
 @bp.get("/alert-rules")
 @require_login
 def list_alert_rules():
     """List the built-in rules as set for an environment."""
-    env = get_environment_or_404(LIST_RULES.parse()["environmentId"])
-    return page_response(alert_service.rule_settings(env), None, alert_rule_json)
+    env = get_environment_or_404(parse_query(models.ListRules).environment_id)
+    return page_response(alert_service.rule_settings(env), None, models.AlertRule)
 
 
 @bp.patch("/alert-rules")
 @require_login
 def update_alert_rule():
     """Enable or disable a rule for an environment, or change its threshold (ADMIN)."""
-    data = UPDATE_RULE.parse()
-    env = get_environment_or_404(data["environmentId"], Role.ADMIN)
-    setting = alert_service.update_rule(env, data["rule"], enabled=data.get("enabled"),
-                                        threshold_minutes=data.get("thresholdMinutes"))
-    return jsonify(alert_rule_json(setting))
+    body = parse_body(models.AlertRuleChange)
+    env = get_environment_or_404(body.environment_id, Role.ADMIN)
+    setting = alert_service.update_rule(env, body.rule, enabled=body.enabled,
+                                        threshold_minutes=body.threshold_minutes)
+    return respond(models.AlertRule.of(setting))
 
 
 # -- notification channels ---------------------------------------------------------------------
-
-LIST_CHANNELS = Query(teamId=Field("string", max_length=40), **PAGE_FIELDS)
-CREATE_CHANNEL = Body(
-    teamId=Field("string", required=True, max_length=40),
-    type=Field("string", required=True, choices=notifications.TYPES),
-    name=Field("string", required=True, max_length=notifications.MAX_NAME),
-    url=Field("string", max_length=notifications.MAX_URL,
-              description="webhook and slack: where to POST (public addresses only, unless "
-                          "the server allows private ones)."),
-    to=Field("string", max_length=1000, description="email: addresses, comma-separated."),
-    secret=Field("string", max_length=notifications.MAX_SECRET,
-                 description="webhook: the HMAC-SHA256 signing key (16+ characters); stored "
-                             "encrypted, never returned."),
-    rules=Field("array", items=Field("string", choices=tuple(alert_service.RULES)),
-                description="Rules whose alerts it receives (default: all)."),
-    events=Field("array", items=Field("string", choices=notifications.EVENTS),
-                 description="Maintenance events it receives (default: none)."),
-    enabled=Field("boolean"),
-)
-LIST_DELIVERIES = Query(**PAGE_FIELDS)
 
 
 @bp.get("/notification-channels")
 @require_login
 def list_channels():
     """List the notification channels of the teams where you are ADMIN."""
-    args = LIST_CHANNELS.parse()
-    teams = admin_teams(args.get("teamId"), "The list of notification channels")
+    args = parse_query(models.ListChannels)
+    teams = admin_teams(args.team_id, "The list of notification channels")
     rows, cursor = paginate(notifications.channels_query(teams),
                             [NotificationChannel.name, NotificationChannel.id], args)
-    return page_response(rows, cursor, channel_json)
+    return page_response(rows, cursor, models.NotificationChannel)
 
 
 @bp.post("/notification-channels")
 @require_login
 def create_channel():
     """Add a notification channel to a team (ADMIN)."""
-    data = CREATE_CHANNEL.parse()
-    team = get_team_or_404(data.pop("teamId"), Role.ADMIN)
-    channel = notifications.create_channel(team, **data)
-    return jsonify(channel_json(channel)), 201
+    body = parse_body(models.CreateChannel)
+    team = get_team_or_404(body.team_id, Role.ADMIN)
+    channel = notifications.create_channel(
+        team, **body.model_dump(exclude_unset=True, exclude={"team_id"}))
+    return respond(models.NotificationChannel.of(channel), 201)
 
 
-@bp.post("/notification-channels/<channel_id>/test")
+@bp.post("/notification-channels/<id:channel_id>/test")
 @require_login
 def test_channel(channel_id):
     """Send a test message now; answers the delivery-log entry."""
     channel = get_channel_or_404(channel_id)
-    Body().parse()
-    return jsonify(delivery_json(notifications.send_test(channel)))
+    parse_body(models.Empty)
+    return respond(models.NotificationDelivery.of(notifications.send_test(channel)))
 
 
-@bp.get("/notification-channels/<channel_id>/deliveries")
+@bp.get("/notification-channels/<id:channel_id>/deliveries")
 @require_login
 def list_deliveries(channel_id):
     """The channel's delivery log, newest first."""
     channel = get_channel_or_404(channel_id)
-    args = LIST_DELIVERIES.parse()
+    args = parse_query(models.PageQuery)
     rows, cursor = paginate(notifications.deliveries_query(channel), [NotificationDelivery.id],
                             args, descending=True)
-    return page_response(rows, cursor, delivery_json)
+    return page_response(rows, cursor, models.NotificationDelivery)

@@ -1,17 +1,12 @@
-"""Helpers shared by the API views: list responses and who the caller is."""
+"""Helpers shared by the API views: who the caller is, what they may see."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, jsonify
+from flask import abort
 from flask_login import current_user
 
 from ..guards import get_environment_or_404, get_team_or_404
 from ..models import Environment, User
-
-
-def page_response(rows, next_cursor: str | None, represent):
-    """Return a list response: ``{"items": [...], "nextCursor": ...}``."""
-    return jsonify({"items": [represent(row) for row in rows], "nextCursor": next_cursor})
 
 
 def visible_team_ids() -> list[str] | None:

@@ -1,34 +1,21 @@
 """The OpenAPI 3.1 document of /api/v1 and /api/agent, served at GET /api/v1/openapi.json.
 
 Documenting a route is one entry in ``PATHS``: the path as Flask spells it with
-``<param>`` written ``{param}``, then one ``op(...)`` per method. Request bodies and
-query strings reuse the ``Body``/``Query`` declarations the views validate with, and
-responses refer to the schemas in ``serializers.SCHEMAS``. tests/api/test_openapi.py
-fails, naming the route, when a registered /api/ route is missing here.
+``<param>`` written ``{param}``, then one ``op(...)`` per method naming the models
+(schemas/api.py, schemas/agent.py) the view parses and answers with; their JSON Schemas
+become ``components.schemas``. tests/api/test_openapi.py fails, naming the route, when a
+registered /api/ route is missing here.
 """
 from __future__ import annotations
 
 import re
 from functools import cache
 
-from .. import models
-from ..events.views import STREAM_QUERY
-from . import alerts, maintenance, nodes, pipelines, secrets, views, windows
-from .schema import (
-    ANY_OBJECT,
-    BOOLEAN,
-    INTEGER,
-    NUMBER,
-    STRING,
-    STRING_MAP,
-    array,
-    enum,
-    obj,
-    page_of,
-    ref,
-)
-from .serializers import SCHEMAS
-from .validation import Body, Query
+from pydantic import BaseModel
+
+from ..schemas import agent, api
+from ..schemas.base import components, page_of, query_parameters, ref
+from ..schemas.fields import ID_PATTERN, INT64_MAX
 
 TOKEN_AUTH = [{"apiToken": []}, {"session": []}]
 NODE_AUTH = [{"nodeToken": []}]
@@ -46,19 +33,28 @@ ERROR_TEXT = {
 }
 
 
+class Operation(dict):
+    """One documented operation (an OpenAPI operation object) and the models it names,
+    gathered into ``components.schemas``."""
+
+    def __init__(self, spec: dict, models: tuple[type[BaseModel], ...]):
+        super().__init__(spec)
+        self.models = models
+
+
 def op(
     summary: str,
     *,
-    response: dict | None = None,
+    response: type[BaseModel] | None = None,
     status: int = 200,
-    body: Body | dict | None = None,
-    query: Query | None = None,
+    body: type[api.RequestModel] | None = None,
+    query: type[api.RequestModel] | None = None,
     errors: tuple[int, ...] = (),
     security: list = TOKEN_AUTH,
     tag: str | None = None,
     description: str = "",
     content_type: str = "application/json",
-) -> dict:
+) -> Operation:
     """Describe one operation; 400/401/413/415 are added where they can happen."""
     operation: dict = {"summary": summary, "security": security}
     if description:
@@ -66,140 +62,68 @@ def op(
     if tag:
         operation["tags"] = [tag]
     if query is not None:
-        operation["parameters"] = query.parameters()
+        operation["parameters"] = query_parameters(query)
     codes = set(errors)
     if security:
         codes.add(401)
     if body is not None:
-        schema = body.schema() if isinstance(body, Body) else body
         operation["requestBody"] = {
-            "required": bool(schema.get("required")),
-            "content": {"application/json": {"schema": schema}},
+            "required": any(f.is_required() for f in body.model_fields.values()),
+            "content": {"application/json": {"schema": ref(body)}},
         }
         codes |= {400, 413, 415}
-    if query is not None and query.fields:
+    if query is not None and query.model_fields:
         codes.add(400)
     if status == 204:
         ok = {"description": "Done; no content."}
     elif content_type != "application/json":
-        ok = {"description": "OK", "content": {content_type: {"schema": response or STRING}}}
+        ok = {"description": "OK", "content": {content_type: {"schema": {"type": "string"}}}}
     else:
-        ok = {"description": "OK", "content": {"application/json": {"schema": response or ANY_OBJECT}}}
+        schema = ref(response) if response else {"type": "object"}
+        ok = {"description": "OK", "content": {"application/json": {"schema": schema}}}
     operation["responses"] = {str(status): ok}
     for code in sorted(codes):
         operation["responses"][str(code)] = {"$ref": f"#/components/responses/E{code}"}
-    return operation
+    return Operation(operation, tuple(m for m in (response, body, query) if m is not None))
 
-
-def page(name: str) -> dict:
-    return page_of(ref(name))
-
-
-# -- agent protocol (see shared/agent-protocol.md); open objects: unknown keys are ignored --
-
-AGENT_SCHEMAS = {
-    "AgentEnrollRequest": obj({
-        "token": STRING,
-        "hostname": {"type": "string", "minLength": 1, "maxLength": 253},
-        "os": {"type": "string", "maxLength": 100},
-        "agentVersion": {"type": "string", "maxLength": 100},
-        "vectorVersion": {"type": "string", "maxLength": 100},
-        "labels": STRING_MAP,
-    }, optional=("os", "agentVersion", "vectorVersion", "labels"), extra=True),
-    "AgentEnrollResponse": obj({
-        "nodeId": STRING, "nodeToken": STRING, "environmentId": STRING, "environmentName": STRING,
-    }, extra=True),
-    "AgentPipeline": obj({
-        "pipelineId": STRING,
-        "pipelineName": STRING,
-        "version": INTEGER,
-        "configYaml": STRING,
-        "checksum": STRING,
-        "logLevel": enum(models.LogLevel),
-        "secrets": STRING_MAP,
-        "certFiles": array(obj({"name": STRING, "filename": STRING, "data": STRING}, extra=True)),
-    }, optional=("logLevel", "secrets", "certFiles"), extra=True),
-    "AgentConfig": obj({
-        "pipelines": array(ref("AgentPipeline")),
-        "pollIntervalMs": INTEGER,
-        "secretBackend": enum(models.SecretBackend),
-        "secretBackendConfig": ANY_OBJECT,
-        "sampleRequests": array(ANY_OBJECT),
-        "pendingAction": ref("PendingAction"),
-        "pushUrl": {"type": "string", "format": "uri"},
-    }, optional=("secretBackendConfig", "sampleRequests", "pendingAction", "pushUrl"), extra=True),
-    "AgentPipelineStatus": obj({
-        "pipelineId": STRING,
-        "version": INTEGER,
-        "status": enum(models.ProcessStatus),
-        "pid": {"type": ["integer", "null"]},
-        "uptimeSeconds": NUMBER,
-        "eventsIn": NUMBER,
-        "eventsOut": NUMBER,
-        "errorsTotal": NUMBER,
-        "bytesIn": NUMBER,
-        "bytesOut": NUMBER,
-        "eventsDiscarded": NUMBER,
-        "componentMetrics": array(ANY_OBJECT),
-        "utilization": NUMBER,
-        "recentLogs": array(STRING),
-        "configChecksum": STRING,
-    }, optional=("pid", "uptimeSeconds", "eventsIn", "eventsOut", "errorsTotal", "bytesIn",
-                 "bytesOut", "eventsDiscarded", "componentMetrics", "utilization", "recentLogs",
-                 "configChecksum"), extra=True),
-    "AgentHeartbeat": obj({
-        "pipelines": array(ref("AgentPipelineStatus")),
-        "hostMetrics": ANY_OBJECT,
-        "agentVersion": STRING,
-        "vectorVersion": STRING,
-        "deploymentMode": enum(models.DeploymentMode),
-        "runningAs": STRING,
-        "labels": STRING_MAP,
-        "sampleResults": array(ANY_OBJECT),
-        "updateError": {"type": "string", "maxLength": 500},
-        "agentHealth": ANY_OBJECT,
-    }, optional=("hostMetrics", "agentVersion", "vectorVersion", "deploymentMode", "runningAs",
-                 "labels", "sampleResults", "updateError", "agentHealth"), extra=True),
-    "Ok": obj({"ok": BOOLEAN}, extra=True),
-}
 
 # -- the paths ---------------------------------------------------------------------------------
 
-PATHS: dict[str, dict[str, dict]] = {
+PATHS: dict[str, dict[str, Operation]] = {
     "/api/v1/openapi.json": {
         "get": op("This document", security=PUBLIC, tag="meta"),
     },
     "/api/v1/teams": {
         "get": op("List the teams you belong to (every team for a superadmin)",
-                  response=page("Team"), query=views.LIST_TEAMS, tag="teams"),
-        "post": op("Create a team (superadmin)", response=ref("Team"), status=201,
-                   body=views.CREATE_TEAM, errors=(403, 409), tag="teams"),
+                  response=page_of(api.Team), query=api.PageQuery, tag="teams"),
+        "post": op("Create a team (superadmin)", response=api.Team, status=201,
+                   body=api.CreateTeam, errors=(403, 409), tag="teams"),
     },
     "/api/v1/environments": {
-        "get": op("List environments of your teams", response=page("Environment"),
-                  query=views.LIST_ENVIRONMENTS, errors=(404,), tag="environments"),
-        "post": op("Create an environment (EDITOR of the team)", response=ref("Environment"),
-                   status=201, body=views.CREATE_ENVIRONMENT, errors=(403, 404, 409),
+        "get": op("List environments of your teams", response=page_of(api.Environment),
+                  query=api.ListEnvironments, errors=(404,), tag="environments"),
+        "post": op("Create an environment (EDITOR of the team)", response=api.Environment,
+                   status=201, body=api.CreateEnvironment, errors=(403, 404, 409),
                    tag="environments"),
     },
     "/api/v1/environments/{env_id}": {
-        "get": op("Show an environment", response=ref("Environment"), errors=(404,),
+        "get": op("Show an environment", response=api.Environment, errors=(404,),
                   tag="environments"),
     },
     "/api/v1/environments/{env_id}/enrollment-token": {
         "post": op("Issue a new enrollment token, replacing the old one (ADMIN)",
                    description="The token is in this response only; later only its hint.",
-                   response=ref("EnrollmentToken"), body=Body(), errors=(403, 404),
+                   response=api.EnrollmentToken, body=api.Empty, errors=(403, 404),
                    tag="environments"),
     },
     "/api/v1/nodes": {
-        "get": op("List nodes, filtered", response=page("Node"), query=nodes.LIST_NODES,
+        "get": op("List nodes, filtered", response=page_of(api.Node), query=api.ListNodes,
                   errors=(404,), tag="nodes"),
     },
     "/api/v1/nodes/{node_id}": {
-        "get": op("Show a node with its pipeline statuses", response=ref("Node"),
+        "get": op("Show a node with its pipeline statuses", response=api.Node,
                   errors=(404,), tag="nodes"),
-        "patch": op("Rename a node (ADMIN)", response=ref("Node"), body=nodes.UPDATE_NODE,
+        "patch": op("Rename a node (ADMIN)", response=api.Node, body=api.RenameNode,
                     errors=(403, 404), tag="nodes"),
         "delete": op("Delete a node; its agent's token stops working at once (ADMIN)",
                      status=204, errors=(403, 404), tag="nodes"),
@@ -208,48 +132,41 @@ PATHS: dict[str, dict[str, dict]] = {
         "post": op("Ask the node's agent to update itself on its next poll (ADMIN)",
                    description="Sets the node's pendingAction; it is delivered even during "
                                "maintenance and cleared once the agent reports the new version.",
-                   response=ref("Node"), body=nodes.AGENT_UPDATE, errors=(403, 404),
-                   tag="nodes"),
+                   response=api.Node, body=api.AgentUpdate, errors=(403, 404), tag="nodes"),
     },
     "/api/v1/nodes/{node_id}/maintenance": {
         "post": op("Put a node into maintenance or take it out (ADMIN)",
                    description="A node in maintenance is sent no pipelines; its agent stops them "
                                "on its next poll. Setting the state it has already changes nothing.",
-                   response=ref("Node"), body=maintenance.NODE_MAINTENANCE, errors=(403, 404, 409),
+                   response=api.Node, body=api.NodeMaintenance, errors=(403, 404, 409),
                    tag="nodes"),
     },
     "/api/v1/nodes/maintenance": {
         "post": op("Put many nodes into maintenance or take them out (ADMIN)",
-                   response=obj({
-                       "dryRun": BOOLEAN,
-                       "enabled": BOOLEAN,
-                       "nodes": array(ref("NodeMaintenance")),
-                       "unchangedNodeIds": array(STRING),
-                       "coverageWarnings": array(ref("BudgetShortfall")),
-                   }),
-                   body=maintenance.BULK_MAINTENANCE, errors=(403, 404, 409), tag="nodes"),
+                   response=api.BulkMaintenanceResult, body=api.BulkMaintenance,
+                   errors=(403, 404, 409), tag="nodes"),
     },
     "/api/v1/pipelines": {
-        "get": op("List pipelines", response=page("Pipeline"), query=pipelines.LIST_PIPELINES,
+        "get": op("List pipelines", response=page_of(api.Pipeline), query=api.ListPipelines,
                   errors=(404,), tag="pipelines"),
         "post": op("Create a pipeline (EDITOR); it runs nowhere until deployed",
-                   response=ref("Pipeline"), status=201, body=pipelines.CREATE_PIPELINE,
+                   response=api.Pipeline, status=201, body=api.CreatePipeline,
                    errors=(403, 404, 409), tag="pipelines"),
     },
     "/api/v1/pipelines/{pipeline_id}": {
-        "get": op("Show a pipeline with its draft", response=ref("Pipeline"), errors=(404,),
+        "get": op("Show a pipeline with its draft", response=api.Pipeline, errors=(404,),
                   tag="pipelines"),
         "put": op("Edit the draft (EDITOR); agents see it only after a deploy",
-                  response=ref("Pipeline"), body=pipelines.UPDATE_PIPELINE,
-                  errors=(403, 404, 409), tag="pipelines"),
+                  response=api.Pipeline, body=api.UpdatePipeline, errors=(403, 404, 409),
+                  tag="pipelines"),
         "patch": op("Set the disruption budget (ADMIN)",
                     description="The minimum number of healthy nodes outside maintenance that "
                                 "must keep running the deployed pipeline, or a percentage of the "
                                 "environment's nodes (rounded up); null restores the default of "
                                 "1. Every way into maintenance is refused with 409 when it "
                                 "would break a budget, unless forced.",
-                    response=ref("Pipeline"), body=pipelines.PATCH_PIPELINE,
-                    errors=(403, 404), tag="pipelines"),
+                    response=api.Pipeline, body=api.PatchPipeline, errors=(403, 404),
+                    tag="pipelines"),
         "delete": op("Delete an undeployed pipeline and its versions (EDITOR)", status=204,
                      errors=(403, 404, 409), tag="pipelines"),
     },
@@ -257,20 +174,20 @@ PATHS: dict[str, dict[str, dict]] = {
         "post": op("Deploy the draft as the next version (EDITOR)",
                    description="Deploying an unchanged, deployed draft changes nothing and "
                                "answers the current version.",
-                   response=ref("Deployment"), body=Body(), errors=(403, 404, 409),
+                   response=api.Deployment, body=api.Empty, errors=(403, 404, 409),
                    tag="pipelines"),
     },
     "/api/v1/pipelines/{pipeline_id}/undeploy": {
-        "post": op("Stop delivering the pipeline to agents (EDITOR)", response=ref("Pipeline"),
-                   body=Body(), errors=(403, 404, 409), tag="pipelines"),
+        "post": op("Stop delivering the pipeline to agents (EDITOR)", response=api.Pipeline,
+                   body=api.Empty, errors=(403, 404, 409), tag="pipelines"),
     },
     "/api/v1/pipelines/{pipeline_id}/versions": {
-        "get": op("List deployed versions, newest first", response=page("PipelineVersion"),
-                  query=pipelines.LIST_VERSIONS, errors=(404,), tag="pipelines"),
+        "get": op("List deployed versions, newest first", response=page_of(api.PipelineVersion),
+                  query=api.PageQuery, errors=(404,), tag="pipelines"),
     },
     "/api/v1/maintenance-windows": {
         "get": op("List maintenance windows of your teams' environments",
-                  response=page("MaintenanceWindow"), query=windows.LIST_WINDOWS, errors=(404,),
+                  response=page_of(api.MaintenanceWindow), query=api.ListWindows, errors=(404,),
                   tag="maintenance-windows"),
         "post": op("Create a maintenance window (ADMIN)",
                    description="Give nodeIds or a selector, the first start (ISO 8601 with an "
@@ -280,44 +197,44 @@ PATHS: dict[str, dict[str, dict]] = {
                                "skipping nodes already in maintenance and nodes a disruption "
                                "budget protects (never forcing). If an occurrence is going on, "
                                "it opens at once. Create it disabled to preview it first.",
-                   response=ref("MaintenanceWindow"), status=201, body=windows.CREATE_WINDOW,
+                   response=api.MaintenanceWindow, status=201, body=api.CreateWindow,
                    errors=(403, 404, 409), tag="maintenance-windows"),
     },
     "/api/v1/maintenance-windows/{window_id}": {
         "get": op("Show a maintenance window with its current or last run",
-                  response=ref("MaintenanceWindow"), errors=(404,), tag="maintenance-windows"),
+                  response=api.MaintenanceWindow, errors=(404,), tag="maintenance-windows"),
         "patch": op("Change a maintenance window (ADMIN)",
                     description="Any of the creation fields but environmentId. enabled=false "
                                 "ends an open occurrence at once; a new durationMinutes moves "
                                 "its end; a new target applies from the next sweep.",
-                    response=ref("MaintenanceWindow"), body=windows.UPDATE_WINDOW,
+                    response=api.MaintenanceWindow, body=api.UpdateWindow,
                     errors=(403, 404, 409), tag="maintenance-windows"),
         "delete": op("Delete a maintenance window (ADMIN); an open occurrence ends first",
                      status=204, errors=(403, 404), tag="maintenance-windows"),
     },
     "/api/v1/maintenance-windows/{window_id}/preview": {
         "get": op("The next occurrences and the nodes the window would take now",
-                  response=ref("MaintenanceWindowPreview"), query=windows.PREVIEW_WINDOW,
+                  response=api.MaintenanceWindowPreview, query=api.PreviewQuery,
                   errors=(404,), tag="maintenance-windows"),
     },
     "/api/v1/secrets": {
-        "get": op("List an environment's secrets (names only)", response=page("Secret"),
-                  query=secrets.LIST_SECRETS, errors=(404,), tag="secrets"),
-        "post": op("Store a secret, encrypted (EDITOR)", response=ref("Secret"), status=201,
-                   body=secrets.CREATE_SECRET, errors=(403, 404, 409), tag="secrets"),
+        "get": op("List an environment's secrets (names only)", response=page_of(api.Secret),
+                  query=api.ListSecrets, errors=(404,), tag="secrets"),
+        "post": op("Store a secret, encrypted (EDITOR)", response=api.Secret, status=201,
+                   body=api.CreateSecret, errors=(403, 404, 409), tag="secrets"),
     },
     "/api/v1/secrets/{secret_id}": {
         "put": op("Rotate a secret's value (EDITOR); pipelines using it restart",
-                  response=ref("Secret"), body=secrets.ROTATE_SECRET, errors=(403, 404),
+                  response=api.Secret, body=api.RotateSecret, errors=(403, 404),
                   tag="secrets"),
         "delete": op("Delete a secret no deployed pipeline uses (EDITOR)", status=204,
                      errors=(403, 404, 409), tag="secrets"),
     },
     "/api/v1/tokens": {
-        "get": op("List the API tokens you may manage", response=page("ApiToken"),
-                  query=views.LIST_TOKENS, tag="tokens"),
+        "get": op("List the API tokens you may manage", response=page_of(api.ApiToken),
+                  query=api.ListTokens, tag="tokens"),
         "post": op("Create a personal token, or a team service token (ADMIN of the team)",
-                   response=ref("CreatedApiToken"), status=201, body=views.CREATE_TOKEN,
+                   response=api.CreatedApiToken, status=201, body=api.CreateToken,
                    errors=(403, 404), tag="tokens"),
     },
     "/api/v1/tokens/{token_id}": {
@@ -325,7 +242,7 @@ PATHS: dict[str, dict[str, dict]] = {
     },
     "/api/v1/audit": {
         "get": op("List audit rows of the teams where you are ADMIN, newest first",
-                  response=page("AuditEntry"), query=views.LIST_AUDIT, errors=(403, 404),
+                  response=page_of(api.AuditEntry), query=api.ListAudit, errors=(403, 404),
                   tag="audit"),
     },
     "/api/v1/alerts": {
@@ -333,40 +250,41 @@ PATHS: dict[str, dict[str, dict]] = {
                   description="`state` is `firing` or `resolved`; a firing alert with "
                               "`suppressed: true` fired while its node was in maintenance and "
                               "notified no one.",
-                  response=page("Alert"), query=alerts.LIST_ALERTS, errors=(404,), tag="alerts"),
+                  response=page_of(api.Alert), query=api.ListAlerts, errors=(404,),
+                  tag="alerts"),
     },
     "/api/v1/alerts/{alert_id}/ack": {
-        "post": op("Acknowledge an alert (EDITOR)", response=ref("Alert"), body=Body(),
+        "post": op("Acknowledge an alert (EDITOR)", response=api.Alert, body=api.Empty,
                    errors=(403, 404), tag="alerts"),
     },
     "/api/v1/alert-rules": {
         "get": op("List the built-in alert rules as set for an environment",
-                  response=page("AlertRule"), query=alerts.LIST_RULES, errors=(404,),
+                  response=page_of(api.AlertRule), query=api.ListRules, errors=(404,),
                   tag="alerts"),
         "patch": op("Enable or disable a rule, or change its threshold (ADMIN)",
-                    response=ref("AlertRule"), body=alerts.UPDATE_RULE, errors=(403, 404),
+                    response=api.AlertRule, body=api.AlertRuleChange, errors=(403, 404),
                     tag="alerts"),
     },
     "/api/v1/notification-channels": {
         "get": op("List the notification channels of the teams where you are ADMIN",
-                  response=page("NotificationChannel"), query=alerts.LIST_CHANNELS,
+                  response=page_of(api.NotificationChannel), query=api.ListChannels,
                   errors=(403, 404), tag="alerts"),
         "post": op("Add a webhook, Slack or email channel to a team (ADMIN)",
                    description="Webhooks are signed: `X-VectorFlow-Signature: sha256=<hex "
                                "HMAC-SHA256 of \"<X-VectorFlow-Timestamp>.<body>\">` with the "
                                "channel's secret. URLs resolving to loopback, link-local or "
                                "private addresses are refused unless the server allows them.",
-                   response=ref("NotificationChannel"), status=201, body=alerts.CREATE_CHANNEL,
+                   response=api.NotificationChannel, status=201, body=api.CreateChannel,
                    errors=(403, 404, 409), tag="alerts"),
     },
     "/api/v1/notification-channels/{channel_id}/test": {
         "post": op("Send a test message now (ADMIN); answers its delivery-log entry",
-                   response=ref("NotificationDelivery"), body=Body(), errors=(403, 404),
+                   response=api.NotificationDelivery, body=api.Empty, errors=(403, 404),
                    tag="alerts"),
     },
     "/api/v1/notification-channels/{channel_id}/deliveries": {
         "get": op("The channel's delivery log, newest first (ADMIN)",
-                  response=page("NotificationDelivery"), query=alerts.LIST_DELIVERIES,
+                  response=page_of(api.NotificationDelivery), query=api.PageQuery,
                   errors=(403, 404), tag="alerts"),
     },
     "/api/v1/events": {
@@ -375,22 +293,22 @@ PATHS: dict[str, dict[str, dict]] = {
                               "again as `event: node-<nodeId>`) with `id:` the event id and "
                               "`data:` its JSON. Resume with the Last-Event-ID header; a "
                               "`resync` event means the missed events are gone: reload state.",
-                  query=STREAM_QUERY, content_type="text/event-stream", errors=(404,),
+                  query=api.StreamQuery, content_type="text/event-stream", errors=(404,),
                   tag="events"),
     },
     "/api/agent/enroll": {
         "post": op("Enroll a node with an environment's enrollment token",
                    description="Answers 200 (never 201): the agent accepts no other status.",
-                   response=ref("AgentEnrollResponse"), body=ref("AgentEnrollRequest"),
+                   response=agent.AgentEnrollResponse, body=agent.AgentEnrollRequest,
                    security=PUBLIC, errors=(401,), tag="agent"),
     },
     "/api/agent/config": {
-        "get": op("The pipelines this node should run", response=ref("AgentConfig"),
+        "get": op("The pipelines this node should run", response=agent.AgentConfig,
                   security=NODE_AUTH, tag="agent"),
     },
     "/api/agent/heartbeat": {
-        "post": op("Report pipeline statuses and host metrics", response=ref("Ok"),
-                   body=ref("AgentHeartbeat"), security=NODE_AUTH, tag="agent"),
+        "post": op("Report pipeline statuses and host metrics", response=agent.Ok,
+                   body=agent.AgentHeartbeat, security=NODE_AUTH, tag="agent"),
     },
     "/api/agent/push": {
         "get": op("Server-sent events telling the agent to poll now",
@@ -402,21 +320,26 @@ PATHS: dict[str, dict[str, dict]] = {
 }
 
 
+ID_PARAMETER = {"type": "string", "pattern": f"^{ID_PATTERN}$"}
+# Path parameters that are numbered ids (<serial:...>); every other one is an <id:...>.
+SERIAL_PARAMETERS = {"alert_id": {"type": "integer", "minimum": 1, "maximum": INT64_MAX}}
+
+
 def _path_parameters(path: str) -> list[dict]:
-    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    return [{"name": name, "in": "path", "required": True,
+             "schema": SERIAL_PARAMETERS.get(name, ID_PARAMETER)}
             for name in re.findall(r"{(\w+)}", path)]
 
 
 @cache
 def document() -> dict:
     """Build the OpenAPI document (once per process)."""
-    paths = {}
+    paths, models = {}, [api.Error]
     for path, operations in PATHS.items():
-        params = _path_parameters(path)
         entry = {method: dict(operation) for method, operation in operations.items()}
-        if params:
-            entry = {"parameters": params, **entry}
-        paths[path] = entry
+        models += [m for operation in operations.values() for m in operation.models]
+        params = _path_parameters(path)
+        paths[path] = {"parameters": params, **entry} if params else entry
     return {
         "openapi": "3.1.0",
         "info": {
@@ -430,11 +353,11 @@ def document() -> dict:
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
-            "schemas": {**SCHEMAS, **AGENT_SCHEMAS},
+            "schemas": components(models),
             "responses": {
                 f"E{code}": {
                     "description": text,
-                    "content": {"application/json": {"schema": ref("Error")}},
+                    "content": {"application/json": {"schema": ref(api.Error)}},
                 }
                 for code, text in ERROR_TEXT.items()
             },
@@ -448,4 +371,3 @@ def document() -> dict:
             },
         },
     }
-

@@ -2,26 +2,15 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import jsonify
 
 from ..guards import get_environment_or_404, get_secret_or_404, require_login
 from ..models import Role, Secret
+from ..schemas import api as models
+from ..schemas.base import page_response, parse_body, parse_query, respond
 from ..services import secrets as secret_service
 from . import bp
-from .common import no_content, page_response
-from .pagination import PAGE_FIELDS, paginate
-from .serializers import secret_json
-from .validation import Body, Field, Query
-
-VALUE = Field("string", required=True, max_length=secret_service.MAX_VALUE,
-              description="Stored encrypted; never returned.")
-LIST_SECRETS = Query(environmentId=Field("string", required=True, max_length=40), **PAGE_FIELDS)
-CREATE_SECRET = Body(
-    environmentId=Field("string", required=True, max_length=40),
-    name=Field("string", required=True, max_length=secret_service.MAX_NAME),
-    value=VALUE,
-)
-ROTATE_SECRET = Body(value=VALUE)
+from .common import no_content
+from .pagination import paginate
 
 
 def _used_by(env) -> dict[str, list[str]]:
@@ -32,33 +21,33 @@ def _used_by(env) -> dict[str, list[str]]:
 @bp.get("/secrets")
 @require_login
 def list_secrets():
-    args = LIST_SECRETS.parse()
-    env = get_environment_or_404(args["environmentId"])
+    args = parse_query(models.ListSecrets)
+    env = get_environment_or_404(args.environment_id)
     query = sa.select(Secret).where(Secret.environment_id == env.id)
     rows, cursor = paginate(query, [Secret.name, Secret.id], args)
     used = _used_by(env)
-    return page_response(rows, cursor, lambda s: secret_json(s, used.get(s.name)))
+    return page_response(rows, cursor, models.Secret, used_by=lambda s: used.get(s.name))
 
 
 @bp.post("/secrets")
 @require_login
 def create_secret():
-    data = CREATE_SECRET.parse()
-    env = get_environment_or_404(data["environmentId"], Role.EDITOR)
-    secret = secret_service.create_secret(env, data["name"], data["value"])
-    return jsonify(secret_json(secret, _used_by(env).get(secret.name))), 201
+    body = parse_body(models.CreateSecret)
+    env = get_environment_or_404(body.environment_id, Role.EDITOR)
+    secret = secret_service.create_secret(env, body.name, body.value)
+    return respond(models.Secret.of(secret, used_by=_used_by(env).get(secret.name)), 201)
 
 
-@bp.put("/secrets/<secret_id>")
+@bp.put("/secrets/<id:secret_id>")
 @require_login
 def rotate_secret(secret_id):
     secret = get_secret_or_404(secret_id, Role.EDITOR)
-    data = ROTATE_SECRET.parse()
-    secret_service.rotate_secret(secret, data["value"])
-    return jsonify(secret_json(secret, _used_by(secret.environment).get(secret.name)))
+    body = parse_body(models.RotateSecret)
+    secret_service.rotate_secret(secret, body.value)
+    return respond(models.Secret.of(secret, used_by=_used_by(secret.environment).get(secret.name)))
 
 
-@bp.delete("/secrets/<secret_id>")
+@bp.delete("/secrets/<id:secret_id>")
 @require_login
 def delete_secret(secret_id):
     secret_service.delete_secret(get_secret_or_404(secret_id, Role.EDITOR))

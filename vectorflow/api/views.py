@@ -11,144 +11,111 @@ from ..guards import (
     require_superadmin,
 )
 from ..models import ApiToken, AuditLog, Environment, Role, SecretBackend, Team
+from ..schemas import api as models
+from ..schemas.base import page_response, parse_body, parse_query, respond
 from ..services import accounts, environments, tokens
 from ..services.audit import audit_query
 from . import bp
-from .common import (
-    acting_user,
-    admin_teams,
-    no_content,
-    page_response,
-    principal,
-    visible_team_ids,
-)
-from .pagination import PAGE_FIELDS, paginate
-from .serializers import audit_json, environment_json, team_json, token_json
-from .validation import Body, Field, InvalidInput, Query
+from .common import acting_user, admin_teams, no_content, principal, visible_team_ids
+from .pagination import paginate
 
 # -- teams ----------------------------------------------------------------------------
-
-LIST_TEAMS = Query(**PAGE_FIELDS)
-CREATE_TEAM = Body(name=Field("string", required=True, max_length=100))
 
 
 @bp.get("/teams")
 @require_login
 def list_teams():
-    args = LIST_TEAMS.parse()
+    args = parse_query(models.PageQuery)
     query = sa.select(Team)
     ids = visible_team_ids()
     if ids is not None:
         query = query.where(Team.id.in_(ids))
     rows, cursor = paginate(query, [Team.name, Team.id], args)
-    return page_response(rows, cursor, team_json)
+    return page_response(rows, cursor, models.Team)
 
 
 @bp.post("/teams")
 @require_superadmin
 def create_team():
-    data = CREATE_TEAM.parse()
-    team = accounts.create_team(data["name"])
-    return jsonify(team_json(team)), 201
+    body = parse_body(models.CreateTeam)
+    team = accounts.create_team(body.name)
+    return respond(models.Team.of(team), 201)
 
 
 # -- environments ------------------------------------------------------------------------
-
-LIST_ENVIRONMENTS = Query(teamId=Field("string", max_length=40), **PAGE_FIELDS)
-CREATE_ENVIRONMENT = Body(
-    name=Field("string", required=True, max_length=100),
-    teamId=Field("string", required=True, max_length=40),
-    secretBackend=Field("string", choices=tuple(b.value for b in SecretBackend)),
-    secretBackendConfig=Field("object", description="Non-secret backend settings sent to agents."),
-)
 
 
 @bp.get("/environments")
 @require_login
 def list_environments():
-    args = LIST_ENVIRONMENTS.parse()
+    args = parse_query(models.ListEnvironments)
     query = sa.select(Environment)
-    if args.get("teamId"):
-        query = query.where(Environment.team_id == get_team_or_404(args["teamId"]).id)
+    if args.team_id:
+        query = query.where(Environment.team_id == get_team_or_404(args.team_id).id)
     else:
         ids = visible_team_ids()
         if ids is not None:
             query = query.where(Environment.team_id.in_(ids))
     rows, cursor = paginate(query, [Environment.name, Environment.id], args)
-    return page_response(rows, cursor, environment_json)
+    return page_response(rows, cursor, models.Environment)
 
 
 @bp.post("/environments")
 @require_login
 def create_environment():
-    data = CREATE_ENVIRONMENT.parse()
-    team = get_team_or_404(data["teamId"], Role.EDITOR)
+    body = parse_body(models.CreateEnvironment)
+    team = get_team_or_404(body.team_id, Role.EDITOR)
     env = environments.create_environment(
-        team, data["name"],
-        secret_backend=data.get("secretBackend") or SecretBackend.BUILTIN,
-        secret_backend_config=data.get("secretBackendConfig"),
+        team, body.name,
+        secret_backend=body.secret_backend or SecretBackend.BUILTIN,
+        secret_backend_config=body.secret_backend_config,
     )
-    return jsonify(environment_json(env)), 201
+    return respond(models.Environment.of(env), 201)
 
 
-@bp.get("/environments/<env_id>")
+@bp.get("/environments/<id:env_id>")
 @require_login
 def show_environment(env_id):
-    return jsonify(environment_json(get_environment_or_404(env_id)))
+    return respond(models.Environment.of(get_environment_or_404(env_id)))
 
 
-@bp.post("/environments/<env_id>/enrollment-token")
+@bp.post("/environments/<id:env_id>/enrollment-token")
 @require_login
 def issue_enrollment_token(env_id):
     env = get_environment_or_404(env_id, Role.ADMIN)
-    Body().parse()
+    parse_body(models.Empty)
     token = environments.issue_enrollment_token(env)
-    return jsonify({"token": token, "hint": env.enrollment_token_hint})
+    return respond(models.EnrollmentToken(token=token, hint=env.enrollment_token_hint))
 
 
 # -- API tokens ----------------------------------------------------------------------------
-
-LIST_TOKENS = Query(includeRevoked=Field("boolean"), **PAGE_FIELDS)
-CREATE_TOKEN = Body(
-    name=Field("string", required=True, max_length=tokens.MAX_NAME),
-    teamId=Field("string", max_length=40,
-                 description="Create a service token of this team (you must be its ADMIN); "
-                             "omit for a personal token that acts as you."),
-    role=Field("string", choices=tuple(r.name for r in Role),
-               description="The service token's fixed role; required with teamId."),
-)
 
 
 @bp.get("/tokens")
 @require_login
 def list_tokens():
-    args = LIST_TOKENS.parse()
-    query = tokens.visible_tokens_query(principal(),
-                                        include_revoked=bool(args.get("includeRevoked")))
+    args = parse_query(models.ListTokens)
+    query = tokens.visible_tokens_query(principal(), include_revoked=bool(args.include_revoked))
     rows, cursor = paginate(query, [ApiToken.name, ApiToken.id], args)
-    return page_response(rows, cursor, token_json)
+    return page_response(rows, cursor, models.ApiToken)
 
 
 @bp.post("/tokens")
 @require_login
 def create_token():
-    data = CREATE_TOKEN.parse()
-    if data.get("teamId"):
-        team = get_team_or_404(data["teamId"], Role.ADMIN)
-        if not data.get("role"):
-            raise InvalidInput({"role": "required with teamId"})
-        token, raw = tokens.create_service_token(team, data["name"], data["role"])
+    body = parse_body(models.CreateToken)
+    if body.team_id:
+        team = get_team_or_404(body.team_id, Role.ADMIN)
+        token, raw = tokens.create_service_token(team, body.name, body.role)
     else:
-        if data.get("role"):
-            raise InvalidInput({"role": "only service tokens (with teamId) have a role"})
         user = acting_user()
         if user is None:
             abort(403, "A service token cannot create personal tokens; pass teamId.")
-        token, raw = tokens.create_personal_token(user, data["name"])
-    return jsonify({**token_json(token), "token": raw}), 201
+        token, raw = tokens.create_personal_token(user, body.name)
+    return respond(models.CreatedApiToken.of(token, raw=raw), 201)
 
 
-@bp.delete("/tokens/<token_id>")
+@bp.delete("/tokens/<id:token_id>")
 @require_login
 def revoke_token(token_id):
     token = tokens.find_token(token_id)
@@ -160,24 +127,15 @@ def revoke_token(token_id):
 
 # -- audit --------------------------------------------------------------------------------
 
-LIST_AUDIT = Query(
-    action=Field("string", max_length=80, description="Exact action, e.g. node.maintenance_entered."),
-    nodeId=Field("string", max_length=40, description="Rows about this node."),
-    teamId=Field("string", max_length=40),
-    since=Field("datetime", description="Rows at or after this time (ISO 8601)."),
-    **PAGE_FIELDS,
-)
-
 
 @bp.get("/audit")
 @require_login
 def list_audit():
-    args = LIST_AUDIT.parse()
-    teams = admin_teams(args.get("teamId"), "The audit log")
-    query = audit_query(teams, action=args.get("action"), node_id=args.get("nodeId"),
-                        since=args.get("since"))
+    args = parse_query(models.ListAudit)
+    teams = admin_teams(args.team_id, "The audit log")
+    query = audit_query(teams, action=args.action, node_id=args.node_id, since=args.since)
     rows, cursor = paginate(query, [AuditLog.id], args, descending=True)
-    return page_response(rows, cursor, audit_json)
+    return page_response(rows, cursor, models.AuditEntry)
 
 
 # -- the OpenAPI document ----------------------------------------------------------------------

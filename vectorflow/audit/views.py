@@ -2,19 +2,32 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import render_template, request
+from flask import render_template
 from flask_login import current_user
+from pydantic import ConfigDict
 
+from ..api.pagination import paginate
 from ..extensions import db
 from ..guards import require_role
-from ..api.pagination import paginate
 from ..models import AuditLog, Environment, Role, VectorNode
+from ..schemas.api import PageQuery
+from ..schemas.base import RequestModel, absent, parse_query
+from ..schemas.fields import ACTION_MAX, ID_MAX, Cursor, text
 from ..services.audit import audit_query
 from ..services.tokens import admin_team_ids
 from . import bp
 
 PER_PAGE = 50
 NODE_CHOICES = 500
+
+
+class AuditFilters(RequestModel):
+    """The audit page's query string (other parameters are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    action: text(ACTION_MAX, strip=True) = absent()
+    node: text(ID_MAX, strip=True) = absent()
+    cursor: Cursor = absent()
 
 
 def changes(before: dict | None, after: dict | None) -> list[tuple[str, object, object]]:
@@ -28,11 +41,11 @@ def changes(before: dict | None, after: dict | None) -> list[tuple[str, object, 
 @require_role(Role.ADMIN)
 def index():
     team_ids = admin_team_ids(current_user)
-    action = request.args.get("action", "").strip()[:80] or None
-    node_id = request.args.get("node", "").strip()[:40] or None
+    filters = parse_query(AuditFilters)
+    action, node_id = filters.action or None, filters.node or None
     rows, next_cursor = paginate(
         audit_query(team_ids, action=action, node_id=node_id), [AuditLog.id],
-        {"cursor": request.args.get("cursor"), "limit": PER_PAGE}, descending=True,
+        PageQuery.model_construct(cursor=filters.cursor, limit=PER_PAGE), descending=True,
     )
 
     scope = (lambda q, col: q if team_ids is None else q.where(col.in_(team_ids)))

@@ -151,6 +151,8 @@ def init_app(app) -> None:
             # Agents authenticate with node tokens in their own blueprint (the path test covers
             # requests that matched no agent route, e.g. a wrong method, so they get 405/404).
             return None
+        if request.endpoint == "api.openapi_document":
+            return None  # public, whatever Authorization header comes with it
         if is_bearer_call(request.environ):
             if not current_user.is_authenticated:
                 from ..errors import render_error

@@ -18,15 +18,14 @@ from .output import echo_json, echo_table, when
 @with_appcontext
 def audit_command(node_ref, action, limit, as_json):
     """Show audit rows, newest first."""
-    from ..api.serializers import audit_json
-
+    from ..schemas.api import AuditEntry
     from ..services.audit import audit_query
 
     node_id = node_id_for_audit(node_ref) if node_ref else None
     query = audit_query(None, action=action, node_id=node_id)
     rows = db.session.scalars(query.order_by(AuditLog.id.desc()).limit(limit)).all()
     if as_json:
-        echo_json([audit_json(r) for r in rows])
+        echo_json([AuditEntry.of(r).as_json() for r in rows])
         return
     echo_table(["time", "actor", "action", "entity", "change"],
                [[when(r.created_at), f"{r.actor_label} ({r.actor_type})", r.action,

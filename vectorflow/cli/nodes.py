@@ -75,7 +75,7 @@ def find_environment_or_fail(name_or_id: str, team=None) -> Environment:
 def nodes_list(env_ref, as_json):
     """List nodes with their status."""
     from ..api.nodes import NODE_LOAD
-    from ..api.serializers import node_json
+    from ..schemas.api import Node
 
     query = sa.select(VectorNode).options(*NODE_LOAD).order_by(VectorNode.name, VectorNode.id)
     if env_ref:
@@ -83,7 +83,7 @@ def nodes_list(env_ref, as_json):
     rows = db.session.scalars(query).all()
     cutoff = unreachable_cutoff()
     if as_json:
-        echo_json([node_json(n, cutoff) for n in rows])
+        echo_json([Node.of(n, cutoff=cutoff).as_json() for n in rows])
         return
     echo_table(["id", "name", "environment", "status", "last seen", "agent", "pipelines", "labels"],
                [node_row(n, cutoff) for n in rows], empty="no nodes")
@@ -105,9 +105,9 @@ def node_row(node: VectorNode, cutoff) -> list:
 @with_appcontext
 def nodes_show(node_ref, as_json):
     """Show one node (by id or name) with its pipelines."""
-    from ..api.serializers import node_json
+    from ..schemas.api import Node
 
-    data = node_json(find_node(node_ref))
+    data = Node.of(find_node(node_ref)).as_json()
     if as_json:
         echo_json(data)
         return

@@ -57,14 +57,14 @@ def tokens_create(name, email, team_name, role):
 @with_appcontext
 def tokens_list(show_all, as_json):
     """List API tokens (never the tokens themselves)."""
-    from ..api.serializers import token_json
+    from ..schemas.api import ApiToken as TokenModel
 
     query = sa.select(ApiToken).order_by(ApiToken.name, ApiToken.id)
     if not show_all:
         query = query.where(ApiToken.revoked_at.is_(None))
     rows = db.session.scalars(query).all()
     if as_json:
-        echo_json([token_json(t) for t in rows])
+        echo_json([TokenModel.of(t).as_json() for t in rows])
         return
     echo_table(
         ["id", "name", "owner", "role", "token", "created", "last used", "revoked"],

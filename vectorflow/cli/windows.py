@@ -7,6 +7,7 @@ from flask.cli import with_appcontext
 
 from ..extensions import db
 from ..models import MaintenanceWindow, VectorNode
+from ..schemas.fields import PREVIEW_DEFAULT, PREVIEW_MAX
 from ..services import ServiceError
 from ..services import windows as service
 from ..services.actors import Actor
@@ -66,7 +67,7 @@ def echo_preview(shown: service.Preview, zone: str) -> None:
 @with_appcontext
 def windows_list(env_ref, as_json):
     """List maintenance windows with their next start."""
-    from ..api.serializers import window_json
+    from ..schemas.api import MaintenanceWindow as WindowJson
 
     query = sa.select(MaintenanceWindow).order_by(MaintenanceWindow.name, MaintenanceWindow.id)
     if env_ref:
@@ -74,7 +75,7 @@ def windows_list(env_ref, as_json):
     rows = db.session.scalars(query).all()
     latest = service.last_runs(rows)
     if as_json:
-        echo_json([window_json(w, latest.get(w.id)) for w in rows])
+        echo_json([WindowJson.of(w, run=latest.get(w.id)).as_json() for w in rows])
         return
 
     def state(w: MaintenanceWindow) -> str:
@@ -157,18 +158,18 @@ def windows_create(env_ref, name, node_refs, label_pairs, all_nodes, start, dura
 @windows.command("preview")
 @click.argument("window_ref", metavar="WINDOW")
 @click.option("--env", "env_ref", default=None, help="Environment, if window names repeat.")
-@click.option("--count", default=service.PREVIEW_COUNT, show_default=True,
-              type=click.IntRange(1, 50), help="Occurrences to list.")
+@click.option("--count", default=PREVIEW_DEFAULT, show_default=True,
+              type=click.IntRange(1, PREVIEW_MAX), help="Occurrences to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (as the REST API does).")
 @with_appcontext
 def windows_preview(window_ref, env_ref, count, as_json):
     """Show a window's next occurrences and the nodes it would take now."""
-    from ..api.serializers import window_preview_json
+    from ..schemas.api import MaintenanceWindowPreview
 
     window = find_window_or_fail(window_ref, env_ref)
     shown = service.preview(window.environment, service.spec_of(window), count=count)
     if as_json:
-        echo_json(window_preview_json(window, shown))
+        echo_json(MaintenanceWindowPreview.of(window, shown=shown).as_json())
         return
     echo_preview(shown, window.timezone)
 

@@ -6,19 +6,14 @@ import re
 from flask import request
 from flask_login import current_user
 
-from ..api.validation import Field, InvalidInput, Query
 from ..extensions import db
 from ..guards import get_environment_or_404, get_node_or_404, require_login
 from ..live import Scope, browser_subscription, event_stream_response, get_broker
+from ..schemas.api import StreamQuery
+from ..schemas.base import InvalidInput, parse_query
 from . import bp
 
 EVENT_ID = re.compile(r"[0-9]{1,19}")
-STREAM_QUERY = Query(
-    environmentId=Field("string", max_length=20, description="only this environment's events"),
-    nodeId=Field("string", max_length=20, description="only this node's events"),
-    lastEventId=Field("integer", minimum=0,
-                      description="resume after this event id (when no Last-Event-ID header)"),
-)
 
 
 def header_cursor() -> int | None:
@@ -38,13 +33,13 @@ def header_cursor() -> int | None:
 @require_login
 def stream():
     """Stream the caller's teams' events, resuming after Last-Event-ID (or ?lastEventId=)."""
-    query = STREAM_QUERY.parse()
+    query = parse_query(StreamQuery)
     # The header is newer than the URL: browsers send it on their own reconnects.
     cursor = header_cursor()
     if cursor is None:
-        cursor = query.get("lastEventId")
-    environment_id = query.get("environmentId")
-    node_id = query.get("nodeId")
+        cursor = query.last_event_id
+    environment_id = query.environment_id
+    node_id = query.node_id
     if environment_id:
         get_environment_or_404(environment_id)
     if node_id:

@@ -10,13 +10,13 @@ from datetime import datetime, timezone
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
 
-from ..api.serializers import node_maintenance_json
 from ..auth.views import safe_next
 from ..guards import get_node_or_404, require_login, wants_json
 from ..models import Role, VectorNode
+from ..schemas.api import MaintenanceState
 from ..services import Conflict
-from ..services.budgets import Shortfall
 from ..services import maintenance as service
+from ..services.budgets import Shortfall
 from ..transactions import attempt
 from . import bp
 
@@ -107,7 +107,8 @@ def toggle(node_id):
                    force=form.get("force", "").strip().lower() in TRUE)
     if wants_json():  # the dialog's fetch: a refusal is the usual JSON error
         changed = service.set_maintenance(node, enabled, **options)
-        return jsonify({"changed": changed, "node": {"id": node.id, **node_maintenance_json(node)}})
+        return jsonify({"changed": changed,
+                        "node": {"id": node.id, **MaintenanceState.of(node).as_json()}})
     changed, err = attempt(service.set_maintenance, node, enabled, **options)
     if err is not None:
         status = 409 if isinstance(err, Conflict) else 400

@@ -57,7 +57,7 @@ def build_cell(node_id: str, pipeline: Pipeline, reported: sa.Row | None,
 def _expected_checksums(env) -> dict[str, str]:
     """Return the checksum agents are sent for each deployed pipeline of ``env``."""
     try:
-        return {e["pipelineId"]: e["checksum"] for e in cached_environment_pipelines(env)}
+        return {e.pipeline_id: e.checksum for e in cached_environment_pipelines(env)}
     except ValueError:  # a secret cannot be decrypted: compare versions only
         return {}
 

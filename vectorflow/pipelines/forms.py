@@ -3,33 +3,42 @@ from wtforms import IntegerField, SelectChoice, SelectField, StringField, TextAr
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..models import LogLevel
-from ..services import secrets
-from ..services.pipelines import MAX_CONFIG, MAX_DESCRIPTION, MAX_NAME
+from ..schemas.fields import (
+    BUDGET_MIN_AVAILABLE_MAX,
+    CONFIG_MAX,
+    DESCRIPTION_MAX,
+    NAME_MAX,
+    SECRET_VALUE_MAX,
+)
 
 LOG_LEVEL_CHOICES = [SelectChoice("", "Default")] + [SelectChoice(level.value) for level in LogLevel]
 
 
 class PipelineForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=MAX_NAME)])
-    description = TextAreaField("Description", validators=[Length(max=MAX_DESCRIPTION)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
+    description = TextAreaField("Description", validators=[Length(max=DESCRIPTION_MAX)])
     log_level = SelectField("Log level", choices=LOG_LEVEL_CHOICES, default="")
     config_yaml = TextAreaField("Vector config (YAML)", validators=[
         DataRequired(),
-        Length(max=MAX_CONFIG, message=f"The config must be at most {MAX_CONFIG // 1024} KiB."),
+        Length(max=CONFIG_MAX, message=f"The config must be at most {CONFIG_MAX // 1024} KiB."),
+    ])
+
+
+def _value_field(label: str) -> TextAreaField:
+    return TextAreaField(label, validators=[
+        DataRequired(),
+        Length(max=SECRET_VALUE_MAX,
+               message=f"The value must be at most {SECRET_VALUE_MAX // 1024} KiB."),
     ])
 
 
 class SecretForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=secrets.MAX_NAME)])
-    value = TextAreaField("Value", validators=[
-        DataRequired(),
-        Length(max=secrets.MAX_VALUE,
-               message=f"The value must be at most {secrets.MAX_VALUE // 1024} KiB."),
-    ])
+    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
+    value = _value_field("Value")
 
 
 class RotateSecretForm(FlaskForm):
-    value = TextAreaField("New value", validators=[DataRequired()])
+    value = _value_field("New value")
 
 
 class BudgetForm(FlaskForm):
@@ -38,4 +47,5 @@ class BudgetForm(FlaskForm):
         SelectChoice("count", "At least N nodes"),
         SelectChoice("percent", "At least N % of the environment's nodes"),
     ])
-    value = IntegerField("N", validators=[Optional(), NumberRange(min=0, max=100_000)])
+    value = IntegerField("N", validators=[Optional(),
+                                           NumberRange(min=0, max=BUDGET_MIN_AVAILABLE_MAX)])

@@ -6,14 +6,19 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from ..extensions import db
-from ..guards import get_environment_or_404, get_pipeline_or_404, get_secret_or_404, require_login
+from ..guards import (
+    get_environment_or_404,
+    get_pipeline_or_404,
+    get_secret_or_404,
+    require_login,
+)
 from ..models import Environment, Pipeline, PipelineVersion, Role, Team
 from ..services import ServiceError, budgets
 from ..services import pipelines as pipeline_service
 from ..services import secrets as secret_service
 from ..teams.forms import EmptyForm
-from . import bp
 from ..transactions import attempt
+from . import bp
 from .forms import BudgetForm, PipelineForm, RotateSecretForm, SecretForm
 
 FIELD_OF_DETAIL = {"config": "config_yaml", "name": "name", "logLevel": "log_level"}
@@ -176,8 +181,9 @@ def set_budget(pipeline_id):
     if kind != "default" and value is None:
         form.value.errors = ["Enter a number."]
         return _render_show(pipeline, status=400, budget_form=form)
-    raw = {"count": {"minAvailable": value}, "percent": {"minAvailablePercent": value}}.get(kind)
-    _, err = attempt(lambda: budgets.set_budget(pipeline, budgets.parse_budget(raw)))
+    budget = {"count": budgets.Budget(min_available=value),
+              "percent": budgets.Budget(min_available_percent=value)}.get(kind, budgets.Budget())
+    _, err = attempt(budgets.set_budget, pipeline, budget)
     if err is not None:
         form.value.errors = [err.message]
         return _render_show(get_pipeline_or_404(pipeline_id, Role.ADMIN), status=err.status_code,

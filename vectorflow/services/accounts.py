@@ -10,6 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import Role, Team, TeamMember, User
+from ..schemas.fields import NAME_MAX, ensure_text
 from . import Conflict, NotFound, ServiceError, find_by_id_or_name
 from .actors import Actor
 from .audit import record
@@ -83,8 +84,9 @@ def find_team(name_or_id: str) -> Team | None:
 def create_team(name: str, *, actor: Actor | None = None) -> Team:
     """Create a team with a unique name."""
     name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise ServiceError("team name must be 1-100 characters")
+    if not name or len(name) > NAME_MAX:
+        raise ServiceError(f"team name must be 1-{NAME_MAX} characters")
+    ensure_text(name, "name", "team name")
     if db.session.scalar(sa.select(Team).where(Team.name == name)):
         raise Conflict(f"a team named {name!r} already exists")
     team = Team(name=name)

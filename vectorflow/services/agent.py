@@ -27,6 +27,7 @@ from ..models import (
     utcnow,
 )
 from ..models.settings import DEFAULT_POLL_INTERVAL_MS
+from ..schemas.agent import AgentConfig, PendingAction
 from ..security import NODE_PREFIX, digests_match, generate_token, token_digest
 from . import ServiceError
 from .actors import Actor
@@ -38,7 +39,7 @@ from .health import set_node_status
 from .maintenance import on_heartbeat as follow_maintenance_drain
 
 if TYPE_CHECKING:
-    from ..agent.schemas import EnrollRequest, HeartbeatRequest, PipelineReport
+    from ..schemas.agent import AgentEnrollRequest, AgentHeartbeat, AgentPipelineStatus
 
 # Host metrics: one history point per bucket (the newest point is refreshed by each heartbeat
 # inside its bucket), kept for a day: at most 288 rows per node.
@@ -63,7 +64,7 @@ def find_environment_by_enrollment_token(token: str) -> Environment | None:
     return env
 
 
-def enroll_node(request: EnrollRequest) -> tuple[VectorNode, str]:
+def enroll_node(request: AgentEnrollRequest) -> tuple[VectorNode, str]:
     """Enroll a new node with an environment's token; return it and its node token (shown once)."""
     env = find_environment_by_enrollment_token(request.token)
     if env is None:
@@ -188,23 +189,25 @@ def authenticate_polling_node(raw_token: str | None) -> PollingNode | None:
     )
 
 
-def agent_config(node: PollingNode) -> dict:
+def agent_config(node: PollingNode) -> AgentConfig:
     """Return the body of GET /api/agent/config for a node; reads only, never writes.
 
     A node in maintenance gets no pipelines, so its agent stops them all; the rest of the
-    config (poll interval, secret backend, a pending self-update) is unchanged.
+    config (poll interval, secret backend, a pending self-update) is unchanged. Keys left
+    out are absent from the answer (the pipelines were validated when rendered, so nothing
+    is validated again here: this runs on every poll).
     """
     env = node.environment
     config = {
         "pipelines": [] if node.maintenance_mode else cached_environment_pipelines(env),
-        "pollIntervalMs": node.poll_interval_ms,
-        "secretBackend": env.secret_backend.value,
+        "poll_interval_ms": node.poll_interval_ms,
+        "secret_backend": env.secret_backend,
     }
     if env.secret_backend != SecretBackend.BUILTIN:
-        config["secretBackendConfig"] = dict(env.secret_backend_config or {})
+        config["secret_backend_config"] = dict(env.secret_backend_config or {})
     if node.pending_action:
-        config["pendingAction"] = node.pending_action
-    return config
+        config["pending_action"] = PendingAction.model_validate(node.pending_action)
+    return AgentConfig.model_construct(**config)
 
 
 # --- heartbeat -------------------------------------------------------------------------------
@@ -273,7 +276,7 @@ def _expire_loaded(model: type, ids: list) -> None:
             db.session.expire(loaded)
 
 
-def _read_pipeline_statuses(node: VectorNode, heartbeat: HeartbeatRequest
+def _read_pipeline_statuses(node: VectorNode, heartbeat: AgentHeartbeat
                             ) -> tuple[dict[str, sa.Row], set[str]]:
     """Return the node's status rows by pipeline id and the reported ids of its environment."""
     existing, known = {}, set()
@@ -287,7 +290,7 @@ def _read_pipeline_statuses(node: VectorNode, heartbeat: HeartbeatRequest
     return existing, known
 
 
-def _status_values(report: PipelineReport, now: datetime) -> dict:
+def _status_values(report: AgentPipelineStatus, now: datetime) -> dict:
     values = {"version": report.version, "status": report.status, "pid": report.pid,
               "uptime_seconds": report.uptime_seconds, "utilization": report.utilization,
               "recent_logs": report.recent_logs, "config_checksum": report.config_checksum,
@@ -297,7 +300,7 @@ def _status_values(report: PipelineReport, now: datetime) -> dict:
     return values
 
 
-def _replace_pipeline_statuses(node: VectorNode, heartbeat: HeartbeatRequest,
+def _replace_pipeline_statuses(node: VectorNode, heartbeat: AgentHeartbeat,
                                existing: dict[str, sa.Row], known: set[str],
                                now: datetime) -> list[StatusChange]:
     """Write the statuses reported for known pipelines and drop the other rows of the node.
@@ -348,7 +351,7 @@ def _store_host_metrics(node: VectorNode, metrics: dict, now: datetime) -> None:
     db.session.add(NodeMetric(node_id=node.id, data=metrics, created_at=now))
 
 
-def _settle_pending_action(node: VectorNode, heartbeat: HeartbeatRequest) -> dict | None:
+def _settle_pending_action(node: VectorNode, heartbeat: AgentHeartbeat) -> dict | None:
     action = node.pending_action
     if heartbeat.update_error:
         node.last_update_error = heartbeat.update_error
@@ -366,7 +369,7 @@ def _settle_pending_action(node: VectorNode, heartbeat: HeartbeatRequest) -> dic
     return None
 
 
-def record_heartbeat(node: VectorNode, heartbeat: HeartbeatRequest,
+def record_heartbeat(node: VectorNode, heartbeat: AgentHeartbeat,
                      now: datetime | None = None) -> None:
     """Apply a validated heartbeat to its node in the current transaction.
 
@@ -394,7 +397,7 @@ def record_heartbeat(node: VectorNode, heartbeat: HeartbeatRequest,
     existing, known = _read_pipeline_statuses(node, heartbeat)
     changes = _replace_pipeline_statuses(node, heartbeat, existing, known, now)
     if heartbeat.host_metrics is not None:
-        _store_host_metrics(node, heartbeat.host_metrics, now)
+        _store_host_metrics(node, heartbeat.host_metrics.sample(), now)
     if any(r.status == ProcessStatus.CRASHED for r in heartbeat.pipelines
            if r.pipeline_id in known):
         moved = set_node_status(node, NodeStatus.DEGRADED, "a pipeline reported CRASHED")

@@ -44,6 +44,7 @@ from ..models import (
 )
 from ..models.alerts import FIRING, PENDING, RESOLVED
 from ..models.maintenance import DrainState
+from ..schemas.fields import THRESHOLD_MAX
 from ..templating import iso
 from . import ServiceError
 from .actors import Actor, current_actor
@@ -56,7 +57,6 @@ from .nodes import effective_status_clause, unreachable_cutoff
 
 EVENT = "alert.changed"
 DEFAULT_GRACE_SECONDS = 120
-MAX_THRESHOLD = 7 * 24 * 60  # a week, in minutes
 
 
 # ------------------------------------------------------------------------------ rules
@@ -299,8 +299,8 @@ def update_rule(env: Environment, name: str, *, enabled: bool | None = None,
     if name not in RULES:
         raise ServiceError(f"unknown rule {name!r}; the rules are {', '.join(RULES)}",
                            {"rule": "unknown"})
-    if threshold_minutes is not None and not 0 <= threshold_minutes <= MAX_THRESHOLD:
-        raise ServiceError(f"thresholdMinutes must be between 0 and {MAX_THRESHOLD}",
+    if threshold_minutes is not None and not 0 <= threshold_minutes <= THRESHOLD_MAX:
+        raise ServiceError(f"thresholdMinutes must be between 0 and {THRESHOLD_MAX}",
                            {"thresholdMinutes": "out of range"})
     lock_environments([env.id])
     row = db.session.scalar(sa.select(AlertRule).where(AlertRule.environment_id == env.id,
@@ -616,26 +616,10 @@ def node_alerts(node_id: str, resolved: int = 5) -> list[Alert]:
 
 
 def alert_document(alert: Alert) -> dict:
-    """Represent an alert (the API's and the webhooks' ``alert`` object)."""
-    rule = RULES.get(alert.rule)
-    return {
-        "id": alert.id,
-        "rule": alert.rule,
-        "title": rule.title if rule else alert.rule,
-        "state": alert.state,
-        "suppressed": bool(alert.suppressed),
-        "teamId": alert.environment.team_id,
-        "environmentId": alert.environment_id,
-        "nodeId": alert.node_id,
-        "pipelineId": alert.pipeline_id,
-        "subject": alert.subject,
-        "message": alert.message,
-        "since": iso(alert.since) or None,
-        "startedAt": iso(alert.fired_at) or None,
-        "endedAt": iso(alert.ended_at) or None,
-        "acknowledgedAt": iso(alert.acknowledged_at) or None,
-        "acknowledgedBy": alert.acknowledged_by_label,
-    }
+    """Represent an alert: the API's and the webhooks' ``alert`` object (schemas.api.Alert)."""
+    from ..schemas.api import Alert as AlertDocument
+
+    return AlertDocument.of(alert).as_json()
 
 
 def init_app(app) -> None:

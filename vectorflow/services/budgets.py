@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import NodePipelineStatus, NodeStatus, Pipeline, ProcessStatus, VectorNode
+from ..schemas.fields import BUDGET_MIN_AVAILABLE_MAX
 from . import ServiceError
 from .actors import Actor
 from .audit import record
@@ -33,7 +34,6 @@ from .nodes import effective_status_clause, unreachable_cutoff
 from .pipelines import lock_pipeline
 
 DEFAULT_MIN_AVAILABLE = 1
-MAX_MIN_AVAILABLE = 100_000
 
 
 @dataclass(frozen=True)
@@ -63,34 +63,23 @@ def budget_of(pipeline: Pipeline) -> Budget:
     return Budget(pipeline.min_available, pipeline.min_available_percent)
 
 
-def parse_budget(value: dict | None) -> Budget:
-    """Return the budget ``{"minAvailable": N}`` or ``{"minAvailablePercent": P}`` describes
-    (None or {}: the default); refuse anything else with a 400 naming the problem."""
-    if value is None:
-        return Budget()
-    if not isinstance(value, dict):
-        raise ServiceError("disruptionBudget must be an object such as {\"minAvailable\": 2}",
-                           {"disruptionBudget": "must be an object"})
-    unknown = sorted(set(value) - {"minAvailable", "minAvailablePercent"})
-    if unknown:
-        raise ServiceError(f"disruptionBudget has an unknown key: {unknown[0]}",
-                           {f"disruptionBudget.{unknown[0]}": "unknown field"})
-    given = {k: v for k, v in value.items() if v is not None}
-    if len(given) > 1:
+def check_budget(budget: Budget) -> Budget:
+    """Return ``budget``; refuse (400 naming the field) one that gives both numbers or one
+    out of range (callers that do not read the API's model: the page form, the CLI)."""
+    if budget.min_available is not None and budget.min_available_percent is not None:
         raise ServiceError("give either minAvailable or minAvailablePercent, not both",
                            {"disruptionBudget": "give either minAvailable or minAvailablePercent"})
-    for key, top in (("minAvailable", MAX_MIN_AVAILABLE), ("minAvailablePercent", 100)):
-        number = given.get(key)
-        if number is None:
-            continue
-        if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= top:
+    for key, number, top in (("minAvailable", budget.min_available, BUDGET_MIN_AVAILABLE_MAX),
+                             ("minAvailablePercent", budget.min_available_percent, 100)):
+        if number is not None and not 0 <= number <= top:
             raise ServiceError(f"{key} must be a whole number from 0 to {top}",
-                               {f"disruptionBudget.{key}": f"must be an integer from 0 to {top}"})
-    return Budget(given.get("minAvailable"), given.get("minAvailablePercent"))
+                               {f"disruptionBudget.{key}": f"must be at least 0 and at most {top}"})
+    return budget
 
 
 def set_budget(pipeline: Pipeline, budget: Budget, *, actor: Actor | None = None) -> Pipeline:
     """Store a pipeline's budget (audited); the budget it already has changes nothing."""
+    check_budget(budget)
     pipeline = lock_pipeline(pipeline)
     before = budget_of(pipeline)
     if before == budget:
@@ -176,9 +165,10 @@ class Shortfall:
                 f"maintenance; {self.remaining} would remain)")
 
     def as_dict(self) -> dict:
-        return {"pipelineId": self.pipeline.id, "pipelineName": self.pipeline.name,
-                "environmentId": self.pipeline.environment_id, "requiredNodes": self.required,
-                "availableNodes": self.available, "remainingNodes": self.remaining}
+        """Represent it as the API does (schemas.api.BudgetShortfall), for errors and audit."""
+        from ..schemas.api import BudgetShortfall
+
+        return BudgetShortfall.of(self).as_json()
 
 
 @dataclass

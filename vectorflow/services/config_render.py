@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from itertools import chain
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import Environment, Pipeline, PipelineVersion, Secret, SecretBackend
+from ..schemas.agent import AgentPipeline
 from ..security import decrypt
 from .vector_config import (
     AGENT_CERT_DIR,
@@ -168,7 +168,7 @@ def _environment_rows(environment_id: str, builtin: bool) -> tuple[list, dict[st
     return versions, ciphertexts
 
 
-def render_environment_pipelines(environment: Environment) -> list[dict]:
+def render_environment_pipelines(environment: Environment) -> list[AgentPipeline]:
     """Return the config entries of the environment's deployed pipelines, as agents receive them.
 
     One query whatever the number of pipelines or nodes (the latest version of every
@@ -191,7 +191,7 @@ class _Draft:
     version: int = 0
 
 
-def render_with_draft(environment: Environment, pipeline: Pipeline) -> list[dict]:
+def render_with_draft(environment: Environment, pipeline: Pipeline) -> list[AgentPipeline]:
     """Return the entries the environment's agents would receive once ``pipeline``'s draft
     is deployed (to check what a deploy would send before making it)."""
     builtin = environment.secret_backend == SecretBackend.BUILTIN
@@ -203,19 +203,13 @@ def render_with_draft(environment: Environment, pipeline: Pipeline) -> list[dict
     return _entries(rows, builtin, ciphertexts)
 
 
-def _entries(rows, builtin: bool, ciphertexts: dict[str, str]) -> list[dict]:
+def _entries(rows, builtin: bool, ciphertexts: dict[str, str]) -> list[AgentPipeline]:
     rendered = [render_yaml(row.text, builtin) for row in rows]
     wanted = {name for r in rendered for name in r.secret_names + r.cert_names}
     values = {name: _decrypt(ciphertexts[name]) for name in wanted if name in ciphertexts}
 
     entries = []
     for row, out in zip(rows, rendered):
-        entry = {
-            "pipelineId": row.key,
-            "pipelineName": row.name,
-            "version": row.version,
-            "configYaml": out.text,
-        }
         secrets = {env_var_name(n): values[n] for n in out.secret_names if n in values}
         cert_files = [
             {"name": n, "filename": cert_filename(n),
@@ -225,20 +219,18 @@ def _entries(rows, builtin: bool, ciphertexts: dict[str, str]) -> list[dict]:
         missing = [n for n in out.secret_names + out.cert_names if n not in values]
         if missing:
             log.warning("pipeline %s references missing secrets %s", row.key, ", ".join(missing))
-        entry["checksum"] = checksum(out.text, secrets, cert_files)
-        if row.log_level is not None:
-            entry["logLevel"] = row.log_level
-        if secrets:
-            entry["secrets"] = secrets
-        if cert_files:
-            entry["certFiles"] = cert_files
-        entries.append(entry)
+        optional = {"log_level": row.log_level, "secrets": secrets, "cert_files": cert_files}
+        entries.append(AgentPipeline(
+            pipeline_id=row.key, pipeline_name=row.name, version=row.version,
+            config_yaml=out.text, checksum=checksum(out.text, secrets, cert_files),
+            **{key: value for key, value in optional.items() if value},
+        ))
     return entries
 
 
-def delivered_size(entry: dict) -> int:
+def delivered_size(entry: AgentPipeline) -> int:
     """Return the bytes a config entry takes in a config poll's JSON."""
-    return len(json.dumps(entry, separators=(",", ":")))
+    return len(entry.model_dump_json(by_alias=True, exclude_unset=True).encode())
 
 
 # --- the per-process cache of rendered pipelines ---------------------------------------------
@@ -249,7 +241,7 @@ _MAX_RENDERED = 1024
 _ENVIRONMENT_INPUTS = ("secret_backend", "secret_backend_config")
 
 
-def cached_environment_pipelines(environment: Environment) -> list[dict]:
+def cached_environment_pipelines(environment: Environment) -> list[AgentPipeline]:
     """Return ``render_environment_pipelines(environment)``, rendered once per process and
     ``config_revision``: the config poll's path, where rendering was a quarter of the cost.
 

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import Environment, SecretBackend, Team
+from ..schemas.fields import NAME_MAX, ensure_text, json_problem
 from ..security import ENROLL_PREFIX, generate_token, token_digest, token_hint
 from . import Conflict, ServiceError, find_by_id_or_name
 from .actors import Actor
@@ -27,8 +28,9 @@ def create_environment(
 ) -> Environment:
     """Create an environment in a team."""
     name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise ServiceError("environment name must be 1-100 characters")
+    if not name or len(name) > NAME_MAX:
+        raise ServiceError(f"environment name must be 1-{NAME_MAX} characters")
+    ensure_text(name, "name", "environment name")
     try:
         backend = SecretBackend(secret_backend)
     except ValueError:
@@ -38,6 +40,9 @@ def create_environment(
     config = secret_backend_config or {}
     if not isinstance(config, dict):
         raise ServiceError("secret backend config must be an object")
+    problem = json_problem(config)
+    if problem:
+        raise ServiceError(f"secret backend config: {problem}", {"secretBackendConfig": problem})
     if db.session.scalar(
         sa.select(Environment).where(Environment.team_id == team.id, Environment.name == name)
     ):

@@ -28,8 +28,8 @@ from ..models import (
     VectorNode,
     utcnow,
 )
+from ..schemas.fields import REASON_MAX, ensure_text, parse_timestamp
 from ..templating import iso
-from ..text import text_problem
 from . import Conflict, ServiceError
 from .actors import Actor, current_actor
 from .audit import record
@@ -37,7 +37,6 @@ from .budgets import Shortfall, shortfalls
 from .events import emit
 from .locks import lock_environments, lock_node, lock_nodes
 
-MAX_REASON = 500
 EVENT = "node.maintenance_changed"
 ENTERED = "node.maintenance_entered"
 LEFT = "node.maintenance_left"
@@ -51,35 +50,22 @@ def clean_reason(value: str | None) -> str | None:
     """Return the reason stripped (None when empty); refuse more than 500 characters, NUL
     characters and lone surrogates."""
     text = (value or "").strip()
-    problem = text_problem(text)
-    if problem:
-        raise ServiceError(f"reason {problem}", {"reason": problem})
-    if len(text) > MAX_REASON:
-        raise ServiceError(f"reason must be at most {MAX_REASON} characters (got {len(text)})",
-                           {"reason": f"at most {MAX_REASON} characters"})
+    ensure_text(text, "reason", "reason")
+    if len(text) > REASON_MAX:
+        raise ServiceError(f"reason must be at most {REASON_MAX} characters (got {len(text)})",
+                           {"reason": f"at most {REASON_MAX} characters"})
     return text or None
 
 
 def parse_until(value: str | datetime | None, *, now: datetime | None = None) -> datetime | None:
-    """Return the scheduled end as aware UTC; refuse malformed, zone-less or past values."""
+    """Return the scheduled end as aware UTC; refuse malformed, zone-less, out-of-range
+    (schemas.fields.parse_timestamp) or past values."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ServiceError(
-                f"until must be an ISO 8601 timestamp such as 2030-01-31T18:00:00Z, not {value!r}",
-                {"until": "not an ISO 8601 timestamp"},
-            ) from None
-    if not isinstance(value, datetime):
-        raise ServiceError("until must be an ISO 8601 timestamp", {"until": "not a timestamp"})
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ServiceError(
-            "until needs a timezone, e.g. 2030-01-31T18:00:00Z or 2030-01-31T19:00:00+01:00",
-            {"until": "no timezone"},
-        )
-    value = value.astimezone(utcnow().tzinfo)
+    try:
+        value = parse_timestamp(value)
+    except ValueError as err:
+        raise ServiceError(f"until {err}", {"until": str(err)}) from None
     if value <= (now or utcnow()):
         raise ServiceError("until must be in the future", {"until": "in the past"})
     return value

@@ -20,19 +20,23 @@ from ..models import (
     VectorNode,
     utcnow,
 )
+from ..schemas.fields import (
+    LABEL_KEY_MAX,
+    NODE_NAME_MAX,
+    URL_MAX,
+    VERSION_MAX,
+    ensure_text,
+)
 from . import ServiceError
 from .actors import Actor
 from .audit import record
 from .events import emit
 from .locks import lock_node
 
-MAX_NAME = 253
-MAX_VERSION = 100
-MAX_URL = 2000
 CHECKSUM_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 LIVE = (NodeStatus.HEALTHY, NodeStatus.DEGRADED)
-LABEL_KEY = re.compile(r"^[A-Za-z0-9_.\-/]{1,100}$")
+LABEL_KEY = re.compile(rf"^[A-Za-z0-9_.\-/]{{1,{LABEL_KEY_MAX}}}$")
 
 
 def unreachable_cutoff(now: datetime | None = None) -> datetime:
@@ -97,8 +101,9 @@ def _updated(action: str, node: VectorNode, actor: Actor | None, before: dict, a
 def rename_node(node: VectorNode, name: str, *, actor: Actor | None = None) -> VectorNode:
     """Give a node a display name (its host stays as the agent reported it)."""
     name = (name or "").strip()
-    if not name or len(name) > MAX_NAME:
-        raise ServiceError(f"node name must be 1-{MAX_NAME} characters", {"name": name})
+    if not name or len(name) > NODE_NAME_MAX:
+        raise ServiceError(f"node name must be 1-{NODE_NAME_MAX} characters", {"name": name})
+    ensure_text(name, "name", "node name")
     node = lock_node(node)
     if name == node.name:
         return node
@@ -133,8 +138,9 @@ def delete_node(node: VectorNode, *, actor: Actor | None = None) -> None:
 
 def _check_download_url(url: str) -> str:
     url = (url or "").strip()
-    if not url or len(url) > MAX_URL:
-        raise ServiceError(f"download URL must be 1-{MAX_URL} characters", {"downloadUrl": url})
+    if not url or len(url) > URL_MAX:
+        raise ServiceError(f"download URL must be 1-{URL_MAX} characters", {"downloadUrl": url})
+    ensure_text(url, "downloadUrl", "download URL")
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if not host or parts.scheme not in ("https", "http"):
@@ -155,9 +161,10 @@ def trigger_agent_update(
 ) -> VectorNode:
     """Ask the node's agent to replace itself with ``target_version`` on its next poll."""
     target_version = (target_version or "").strip()
-    if not target_version or len(target_version) > MAX_VERSION:
-        raise ServiceError(f"target version must be 1-{MAX_VERSION} characters",
+    if not target_version or len(target_version) > VERSION_MAX:
+        raise ServiceError(f"target version must be 1-{VERSION_MAX} characters",
                            {"targetVersion": target_version})
+    ensure_text(target_version, "targetVersion", "target version")
     download_url = _check_download_url(download_url)
     checksum = (checksum or "").strip().lower()
     if not CHECKSUM_RE.match(checksum):

@@ -52,6 +52,13 @@ from ..models import (
     utcnow,
 )
 from ..models.alerts import DELIVERED, FAILED, QUEUED
+from ..schemas.fields import (
+    NAME_MAX,
+    RECIPIENTS_MAX,
+    URL_MAX,
+    WEBHOOK_SECRET_MAX,
+    WEBHOOK_SECRET_MIN,
+)
 from ..security import decrypt, encrypt
 from ..templating import iso
 from . import Conflict, ServiceError
@@ -63,10 +70,6 @@ log = logging.getLogger(__name__)
 TYPES = ("webhook", "slack", "email")
 # Maintenance events a channel may take; "overrun" also brings the overrun rules' alerts.
 EVENTS = ("entered", "left", "window_skipped", "overrun")
-MAX_NAME = 100
-MAX_URL = 2000
-MIN_SECRET, MAX_SECRET = 16, 200
-MAX_RECIPIENTS = 20
 EMAIL_RE = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 USER_AGENT = "VectorFlow-Notifications/1"
 LEASE = timedelta(seconds=120)
@@ -182,8 +185,9 @@ def smtp_configured() -> bool:
 
 def _check_name(name: str | None) -> str:
     name = (name or "").strip()
-    if not name or len(name) > MAX_NAME:
-        raise ServiceError(f"name must be 1-{MAX_NAME} characters", {"name": "1-100 characters"})
+    if not name or len(name) > NAME_MAX:
+        raise ServiceError(f"name must be 1-{NAME_MAX} characters",
+                           {"name": f"1-{NAME_MAX} characters"})
     return name
 
 
@@ -201,9 +205,9 @@ def _recipients(to: str | None) -> str:
     if not addresses:
         raise ServiceError("to: give one or more email addresses", {"to": "required for email"})
     bad = [a for a in addresses if not EMAIL_RE.match(a)]
-    if bad or len(addresses) > MAX_RECIPIENTS:
+    if bad or len(addresses) > RECIPIENTS_MAX:
         raise ServiceError(f"to: not email addresses: {', '.join(bad)}" if bad
-                           else f"to: at most {MAX_RECIPIENTS} addresses", {"to": "invalid"})
+                           else f"to: at most {RECIPIENTS_MAX} addresses", {"to": "invalid"})
     return ", ".join(addresses)
 
 
@@ -233,11 +237,11 @@ def create_channel(team: Team, *, type: str, name: str, url: str | None = None,
         if to:
             raise ServiceError(f"a {type} channel takes a URL, not `to`", {"to": "email only"})
         url = (url or "").strip()
-        if not url or len(url) > MAX_URL:
-            raise ServiceError(f"url must be 1-{MAX_URL} characters", {"url": "required"})
+        if not url or len(url) > URL_MAX:
+            raise ServiceError(f"url must be 1-{URL_MAX} characters", {"url": "required"})
         if type == "webhook":
-            if not secret or not MIN_SECRET <= len(secret) <= MAX_SECRET:
-                raise ServiceError(f"a webhook needs a secret of {MIN_SECRET}-{MAX_SECRET} "
+            if not secret or not WEBHOOK_SECRET_MIN <= len(secret) <= WEBHOOK_SECRET_MAX:
+                raise ServiceError(f"a webhook needs a secret of {WEBHOOK_SECRET_MIN}-{WEBHOOK_SECRET_MAX} "
                                    "characters to sign its requests", {"secret": "required"})
             values["encrypted_secret"] = encrypt(secret)
         elif secret:

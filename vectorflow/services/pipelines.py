@@ -12,17 +12,34 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Environment, LogLevel, Pipeline, PipelineVersion, Secret, SecretBackend, utcnow
+from ..models import (
+    Environment,
+    LogLevel,
+    Pipeline,
+    PipelineVersion,
+    Secret,
+    SecretBackend,
+    utcnow,
+)
+from ..schemas.fields import (
+    CONFIG_MAX,
+    DESCRIPTION_MAX,
+    NAME_MAX,
+    RENDERED_ENVIRONMENT_MAX,
+    RENDERED_PIPELINE_MAX,
+    ensure_text,
+)
 from . import Conflict, NotFound, ServiceError
 from .actors import Actor, current_actor
 from .audit import record
+from .config_render import (
+    delivered_size,
+    render_environment_pipelines,
+    render_with_draft,
+)
 from .events import emit
 from .locks import lock_environments
-from .config_render import delivered_size, render_environment_pipelines, render_with_draft
 from .vector_config import (
-    MAX_CONFIG,
-    MAX_RENDERED_ENVIRONMENT,
-    MAX_RENDERED_PIPELINE,
     load_yaml,
     referenced_certs,
     referenced_secrets,
@@ -30,8 +47,6 @@ from .vector_config import (
 )
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]*$")
-MAX_NAME = 100
-MAX_DESCRIPTION = 2000
 
 
 def parse_log_level(value: LogLevel | str | None) -> LogLevel | None:
@@ -51,8 +66,9 @@ def parse_log_level(value: LogLevel | str | None) -> LogLevel | None:
 
 def check_config(config_yaml: str) -> str:
     """Return the config unchanged, or raise a ServiceError listing every problem in it."""
-    if len(config_yaml or "") > MAX_CONFIG:
-        raise ServiceError(f"config is larger than {MAX_CONFIG // 1024} KiB")
+    if len(config_yaml or "") > CONFIG_MAX:
+        raise ServiceError(f"config is larger than {CONFIG_MAX // 1024} KiB")
+    ensure_text(config_yaml, "config", "config")
     errors = validate_vector_config(config_yaml)
     if errors:
         raise ServiceError(f"invalid Vector config: {errors[0]}", {"config": errors})
@@ -65,16 +81,16 @@ def _size(n: int) -> str:
 
 def check_delivered_size(env: Environment, draft_of: Pipeline | None = None) -> None:
     """Refuse a change after which each config poll of ``env``'s agents would carry more than
-    MAX_RENDERED_PIPELINE for one pipeline or MAX_RENDERED_ENVIRONMENT in all (the YAML as
+    RENDERED_PIPELINE_MAX for one pipeline or RENDERED_ENVIRONMENT_MAX in all (the YAML as
     delivered, with the secrets and certificates it references); ``draft_of`` counts that
     pipeline's draft as deployed."""
     entries = render_with_draft(env, draft_of) if draft_of else render_environment_pipelines(env)
-    sizes = [(entry["pipelineName"], delivered_size(entry)) for entry in entries]
+    sizes = [(entry.pipeline_name, delivered_size(entry)) for entry in entries]
     limits = [(f"pipeline {name!r}", " (its YAML as delivered with its secrets and certificates)",
-               size, MAX_RENDERED_PIPELINE, "per pipeline", "renderedPipelineBytes")
+               size, RENDERED_PIPELINE_MAX, "per pipeline", "renderedPipelineBytes")
               for name, size in sizes]
     limits.append((f"environment {env.name!r}", f" for its {len(sizes)} deployed pipelines",
-                   sum(size for _, size in sizes), MAX_RENDERED_ENVIRONMENT, "per environment",
+                   sum(size for _, size in sizes), RENDERED_ENVIRONMENT_MAX, "per environment",
                    "renderedEnvironmentBytes"))
     for who, what, size, limit, per, key in limits:
         if size > limit:
@@ -87,9 +103,9 @@ def check_delivered_size(env: Environment, draft_of: Pipeline | None = None) -> 
 
 def _check_name(name: str | None) -> str:
     name = (name or "").strip()
-    if not name or len(name) > MAX_NAME or not NAME_RE.match(name):
+    if not name or len(name) > NAME_MAX or not NAME_RE.match(name):
         raise ServiceError(
-            f"pipeline name must be 1-{MAX_NAME} characters: letters, digits, spaces, _ . -",
+            f"pipeline name must be 1-{NAME_MAX} characters: letters, digits, spaces, _ . -",
             {"name": name},
         )
     return name
@@ -97,8 +113,9 @@ def _check_name(name: str | None) -> str:
 
 def _check_description(description: str | None) -> str:
     description = (description or "").strip()
-    if len(description) > MAX_DESCRIPTION:
-        raise ServiceError(f"description must be at most {MAX_DESCRIPTION} characters")
+    if len(description) > DESCRIPTION_MAX:
+        raise ServiceError(f"description must be at most {DESCRIPTION_MAX} characters")
+    ensure_text(description, "description", "description")
     return description
 
 

@@ -12,6 +12,7 @@ import yaml
 
 from ..extensions import db
 from ..models import Environment, Pipeline, PipelineVersion, Secret
+from ..schemas.fields import NAME_MAX, SECRET_VALUE_MAX, ensure_text
 from ..security import decrypt, encrypt
 from . import Conflict, ServiceError
 from .actors import Actor
@@ -21,15 +22,13 @@ from .pipelines import check_delivered_size, latest_versions
 from .vector_config import load_yaml, referenced_certs, referenced_secrets
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
-MAX_NAME = 100
-MAX_VALUE = 64 * 1024
 
 
 def _check_name(name: str | None) -> str:
     name = (name or "").strip()
-    if not name or len(name) > MAX_NAME or not NAME_RE.match(name):
+    if not name or len(name) > NAME_MAX or not NAME_RE.match(name):
         raise ServiceError(
-            f"secret name must be 1-{MAX_NAME} characters: letters, digits, _ . -",
+            f"secret name must be 1-{NAME_MAX} characters: letters, digits, _ . -",
             {"name": name},
         )
     return name
@@ -38,8 +37,9 @@ def _check_name(name: str | None) -> str:
 def _check_value(value: str | None) -> str:
     if value is None or value == "":
         raise ServiceError("secret value must not be empty")
-    if len(value) > MAX_VALUE:
-        raise ServiceError(f"secret value must be at most {MAX_VALUE // 1024} KiB")
+    if len(value) > SECRET_VALUE_MAX:
+        raise ServiceError(f"secret value must be at most {SECRET_VALUE_MAX // 1024} KiB")
+    ensure_text(value, "value", "secret value")
     return value
 
 

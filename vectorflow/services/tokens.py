@@ -9,19 +9,19 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import ApiToken, Role, Team, User, utcnow
+from ..schemas.fields import NAME_MAX, ensure_text
 from ..security import API_PREFIX, generate_token, token_digest, token_hint
 from . import ServiceError
 from .actors import Actor
 from .audit import record
 
-MAX_NAME = 100
-
 
 def _clean_name(name: str) -> str:
     name = (name or "").strip()
-    if not name or len(name) > MAX_NAME:
-        raise ServiceError(f"token name must be 1-{MAX_NAME} characters",
-                           {"name": f"must be 1-{MAX_NAME} characters"})
+    if not name or len(name) > NAME_MAX:
+        raise ServiceError(f"token name must be 1-{NAME_MAX} characters",
+                           {"name": f"must be 1-{NAME_MAX} characters"})
+    ensure_text(name, "name", "token name")
     return name
 
 
@@ -79,7 +79,7 @@ def describe_token(token: ApiToken) -> dict:
 
 def find_token(token_id: str) -> ApiToken | None:
     """Return a token by id, or None."""
-    return db.session.get(ApiToken, token_id) if token_id else None
+    return db.session.get(ApiToken, token_id)
 
 
 def visible_tokens_query(principal, *, include_revoked: bool = True) -> sa.Select:

@@ -10,13 +10,7 @@ import re
 
 import yaml
 
-# What a pipeline config may be (the service, the pipeline form and the API read these).
-MAX_CONFIG = 256 * 1024  # characters of YAML
-MAX_CONFIG_DEPTH = 32  # mappings and lists inside each other
-# What deployed pipelines add to each config poll of their environment's agents: the YAML
-# as delivered with the secrets and certificates it references (JSON bytes).
-MAX_RENDERED_PIPELINE = 512 * 1024
-MAX_RENDERED_ENVIRONMENT = 2 * 1024 * 1024
+from ..schemas.fields import CONFIG_DEPTH_MAX
 
 SECRET_REF = re.compile(r"SECRET\[([A-Za-z0-9_.\-]+)\]")
 CERT_REF = re.compile(r"CERT\[([A-Za-z0-9_.\-]+)\]")
@@ -53,9 +47,9 @@ class _Loader(yaml.SafeLoader):
                 problem_mark=event.start_mark)
         if not isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             return super().compose_node(parent, index)
-        if self.depth >= MAX_CONFIG_DEPTH:
+        if self.depth >= CONFIG_DEPTH_MAX:
             raise ConfigRefused(
-                problem=f"config is nested deeper than {MAX_CONFIG_DEPTH} levels",
+                problem=f"config is nested deeper than {CONFIG_DEPTH_MAX} levels",
                 problem_mark=event.start_mark)
         self.depth += 1
         try:
@@ -66,7 +60,7 @@ class _Loader(yaml.SafeLoader):
 
 def load_yaml(text: str):
     """Parse a pipeline config safely; raises yaml.YAMLError on bad syntax, on anchors and
-    aliases, on nesting deeper than MAX_CONFIG_DEPTH and on values Python cannot hold."""
+    aliases, on nesting deeper than CONFIG_DEPTH_MAX and on values Python cannot hold."""
     loader = _Loader(text)
     try:
         return loader.get_single_data()

@@ -45,6 +45,15 @@ from ..models import (
     VectorNode,
     utcnow,
 )
+from ..schemas.fields import (
+    LABEL_VALUE_MAX,
+    NAME_MAX,
+    PREVIEW_DEFAULT,
+    RRULE_MAX,
+    WINDOW_DURATION_MAX,
+    WINDOW_LABELS_MAX,
+    WINDOW_NODES_MAX,
+)
 from . import Conflict, NotFound, ServiceError, find_by_id_or_name
 from .actors import Actor, current_actor
 from .audit import record
@@ -55,13 +64,6 @@ from .maintenance import clean_reason, enter_for_window, leave_for_window, open_
 from .nodes import LABEL_KEY, has_labels, label_clauses
 
 UTC = timezone.utc
-MAX_NAME = 100
-MAX_RRULE = 500
-MAX_DURATION = 31 * 24 * 60  # minutes
-MAX_NODE_IDS = 1000
-MAX_LABELS = 20
-MAX_LABEL_VALUE = 300
-PREVIEW_COUNT = 5
 OVERLAP_CHECK = 60  # occurrences checked for overlaps
 SWEEP_BATCH = 100
 FIELDS = ("name", "nodeIds", "selector", "start", "durationMinutes", "timezone", "rrule",
@@ -196,8 +198,8 @@ def _start(value, zone_name: str | None, problems) -> datetime | None:
 def _duration(value, problems) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DURATION:
-        problems["durationMinutes"] = f"must be a whole number of minutes from 1 to {MAX_DURATION}"
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= WINDOW_DURATION_MAX:
+        problems["durationMinutes"] = f"must be a whole number of minutes from 1 to {WINDOW_DURATION_MAX}"
         return None
     return value
 
@@ -205,8 +207,8 @@ def _duration(value, problems) -> int | None:
 def _rrule_text(value, problems) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if not isinstance(value, str) or len(value) > MAX_RRULE:
-        problems["rrule"] = f"must be an RRULE of at most {MAX_RRULE} characters"
+    if not isinstance(value, str) or len(value) > RRULE_MAX:
+        problems["rrule"] = f"must be an RRULE of at most {RRULE_MAX} characters"
         return None
     text = "".join(value.split())  # an RRULE has no spaces; "FREQ=DAILY; INTERVAL=2" is meant
     if text.upper().startswith("RRULE:"):
@@ -255,8 +257,8 @@ def _target(env: Environment, node_ids, selector, problems) -> tuple[tuple | Non
             problems["nodeIds"] = "must be a non-empty list of node ids"
             return None, None
         ids = tuple(dict.fromkeys(node_ids))
-        if len(ids) > MAX_NODE_IDS:
-            problems["nodeIds"] = f"must have at most {MAX_NODE_IDS} nodes"
+        if len(ids) > WINDOW_NODES_MAX:
+            problems["nodeIds"] = f"must have at most {WINDOW_NODES_MAX} nodes"
             return None, None
         found = set(db.session.scalars(sa.select(VectorNode.id).where(
             VectorNode.id.in_(ids), VectorNode.environment_id == env.id)))
@@ -269,10 +271,10 @@ def _target(env: Environment, node_ids, selector, problems) -> tuple[tuple | Non
         problems["selector"] = "must be {\"labels\": {\"key\": \"value\", ...}}"
         return None, None
     labels = selector.get("labels") or {}
-    if not isinstance(labels, dict) or len(labels) > MAX_LABELS or not all(
+    if not isinstance(labels, dict) or len(labels) > WINDOW_LABELS_MAX or not all(
             isinstance(k, str) and LABEL_KEY.match(k) and isinstance(v, str)
-            and len(v) <= MAX_LABEL_VALUE for k, v in labels.items()):
-        problems["selector.labels"] = (f"must map up to {MAX_LABELS} label keys (letters, digits, "
+            and len(v) <= LABEL_VALUE_MAX for k, v in labels.items()):
+        problems["selector.labels"] = (f"must map up to {WINDOW_LABELS_MAX} label keys (letters, digits, "
                                        "_ . - /) to string values")
         return None, None
     return None, dict(labels)
@@ -299,8 +301,8 @@ def clean_spec(env: Environment, values: dict, *, base: WindowSpec | None = None
     name = got("name", base.name if base else None)
     if isinstance(name, str):
         name = name.strip()
-    if "name" not in problems and (not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME):
-        problems["name"] = f"must be 1 to {MAX_NAME} characters"
+    if "name" not in problems and (not isinstance(name, str) or not 1 <= len(name) <= NAME_MAX):
+        problems["name"] = f"must be 1 to {NAME_MAX} characters"
 
     if base is not None and ("nodeIds" in values or "selector" in values):
         node_ids, selector = values.get("nodeIds"), values.get("selector")  # the new target
@@ -461,7 +463,7 @@ class Preview:
 
 
 def preview(env: Environment, spec: WindowSpec, *, now: datetime | None = None,
-            count: int = PREVIEW_COUNT) -> Preview:
+            count: int = PREVIEW_DEFAULT) -> Preview:
     """Return the window's next ``count`` occurrences and the nodes it would take if it opened
     now (a read: nothing is locked or changed)."""
     now = now or utcnow()

@@ -3,13 +3,14 @@ from wtforms import EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from ..models import Role, SecretBackend
+from ..schemas.fields import NAME_MAX
 from ..services.accounts import EMAIL_RE
 
 ROLE_CHOICES = [r.name for r in Role]
 
 
 class TeamForm(FlaskForm):
-    name = StringField("Team name", validators=[DataRequired(), Length(max=100)])
+    name = StringField("Team name", validators=[DataRequired(), Length(max=NAME_MAX)])
 
 
 class MemberForm(FlaskForm):
@@ -24,7 +25,7 @@ class RoleForm(FlaskForm):
 
 
 class EnvironmentForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
     secret_backend = SelectField(
         "Secret backend", choices=[b.value for b in SecretBackend], default="BUILTIN"
     )
