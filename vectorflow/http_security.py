@@ -31,8 +31,11 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def add_security_headers(response):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+        # One pass over the response's headers (a view may set its own policy); Headers.setdefault
+        # per name would scan them four times and build a KeyError for each missing one.
+        present = {name.lower() for name in response.headers.keys()}
+        response.headers.extend([(name, value) for name, value in SECURITY_HEADERS.items()
+                                 if name.lower() not in present])
         return response
 
     proxies = app.config["VECTORFLOW_TRUSTED_PROXIES"]
