@@ -43,7 +43,10 @@ def from_environment(instance_path: str) -> dict:
         # Background sweeps (health, scheduled maintenance end). Off in tests, which call them directly.
         "VECTORFLOW_SWEEP_INTERVAL": float(os.environ.get("VECTORFLOW_SWEEP_INTERVAL", "5")),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No ping on checkout (a round trip per request): transactions.run runs the work again
+        # on a fresh connection when a pooled one turns out dead; connections older than an
+        # hour are replaced before use (firewalls and proxies drop idle ones).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 3600},
         # A sign-in (session and remember-me cookie) lasts at most this many days.
         "VECTORFLOW_SESSION_DAYS": float(os.environ.get("VECTORFLOW_SESSION_DAYS", "30")),
         # Failed sign-ins allowed per account and per client address (the `limits` notation).

@@ -12,6 +12,12 @@ backoff. Services are safe to re-run: they take their locks first and re-read un
 (services.locks), so the re-run gives the answer the serial path gives (the duplicate name
 is found: 409; the node is gone: 404, or 401 for its agent). When every attempt loses, the
 caller gets a 409 for a unique violation and a 503 with ``Retry-After`` otherwise; never a 500.
+
+Connections are not pinged on checkout (a round trip on every request): a connection that
+died in the pool (the database restarted, an idle timeout) fails the first statement that uses
+it, SQLAlchemy invalidates it, and the work is run once more on a fresh connection. A
+disconnect while committing is not retried (the commit may have landed): it propagates.
+A session the work never used (no transaction begun) is neither committed nor rolled back.
 """
 from __future__ import annotations
 
@@ -70,6 +76,11 @@ def lost_race(err: BaseException) -> str | None:
     return None
 
 
+def disconnected(err: BaseException) -> bool:
+    """Return whether ``err`` is the database connection dropping (SQLAlchemy invalidated it)."""
+    return isinstance(err, DBAPIError) and bool(err.connection_invalidated)
+
+
 def _gave_up(kind: str) -> ServiceError:
     if kind == "unique":
         return Conflict("this conflicts with a change made at the same time (the name or key "
@@ -80,11 +91,17 @@ def _gave_up(kind: str) -> ServiceError:
 def run(work: Callable[[], T], *, keep: Callable[[T], bool] = lambda result: True) -> T:
     """Run ``work`` in a transaction and commit it (rolled back when ``keep(result)`` is false).
 
-    Any exception rolls back; a lost race runs ``work`` again (see the module's retry rule).
+    Any exception rolls back; a lost race runs ``work`` again, and so does a connection found
+    dead before the commit (see the module's rules).
     """
-    for attempt in range(1, ATTEMPTS + 1):
+    attempt, reconnected = 1, False
+    while True:
+        committing = False
         try:
             result = work()
+            if not db.session().in_transaction():
+                return result  # nothing was read or written through the session
+            committing = True
             if keep(result):
                 db.session.commit()
             else:
@@ -92,6 +109,11 @@ def run(work: Callable[[], T], *, keep: Callable[[T], bool] = lambda result: Tru
             return result
         except Exception as err:
             db.session.rollback()
+            if not committing and not reconnected and disconnected(err):
+                reconnected = True
+                log.warning("database connection lost, running the transaction again on a "
+                            "new one: %s", type(err.orig).__name__)
+                continue
             kind = lost_race(err)
             if kind is None:
                 raise
@@ -101,7 +123,7 @@ def run(work: Callable[[], T], *, keep: Callable[[T], bool] = lambda result: Tru
             log.info("transaction lost a race (attempt %d), running it again: %s", attempt,
                      type(getattr(err, "orig", err)).__name__)
             time.sleep(random.uniform(0, 0.005 * 2 ** attempt))
-    raise AssertionError("unreachable")
+            attempt += 1
 
 
 def attempt(fn: Callable[..., T], *args, **kwargs) -> tuple[T | None, ServiceError | None]:

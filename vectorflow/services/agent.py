@@ -175,10 +175,37 @@ _POLLING_NODE = (
 )  # built once: every agent polls every few seconds
 
 
+_READ_ONLY_ENGINES: dict[sa.Engine, sa.Engine] = {}
+
+
+def _single_read_engine() -> sa.Engine:
+    """Return the app's engine for one-statement reads outside any transaction.
+
+    On PostgreSQL an autocommit connection: the poll's lookup is one round trip, not three
+    (BEGIN, the SELECT, ROLLBACK). SQLite's driver begins no transaction for a SELECT anyway.
+    """
+    engine = db.engine
+    reader = _READ_ONLY_ENGINES.get(engine)
+    if reader is None:
+        reader = engine
+        if engine.dialect.name == "postgresql":
+            reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _READ_ONLY_ENGINES[engine] = reader
+    return reader
+
+
+def _read_polling_node(digest: str) -> sa.Row | None:
+    with _single_read_engine().connect() as conn:
+        return conn.execute(_POLLING_NODE, {"digest": digest}).first()
+
+
 def authenticate_polling_node(raw_token: str | None) -> PollingNode | None:
-    """Return what the config poll needs of the node holding this token, or None."""
-    row = _token_holder(raw_token, lambda digest: db.session.connection().execute(
-        _POLLING_NODE, {"digest": digest}).first())
+    """Return what the config poll needs of the node holding this token, or None.
+
+    One statement on a connection of its own, in no transaction: the poll's request usually
+    never opens the session at all (transactions.run then has nothing to end).
+    """
+    row = _token_holder(raw_token, _read_polling_node)
     if row is None:
         return None
     return PollingNode(
