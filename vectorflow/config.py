@@ -47,6 +47,11 @@ def from_environment(instance_path: str) -> dict:
         # on a fresh connection when a pooled one turns out dead; connections older than an
         # hour are replaced before use (firewalls and proxies drop idle ones).
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 3600},
+        # Heartbeats by group commit (services.heartbeats): how long the first heartbeat of a
+        # batch waits for others to join, and the most one batch holds.
+        "VECTORFLOW_HEARTBEAT_WINDOW_MS": float(os.environ.get("VECTORFLOW_HEARTBEAT_WINDOW_MS",
+                                                               "2")),
+        "VECTORFLOW_HEARTBEAT_BATCH": int(os.environ.get("VECTORFLOW_HEARTBEAT_BATCH", "100")),
         # A sign-in (session and remember-me cookie) lasts at most this many days.
         "VECTORFLOW_SESSION_DAYS": float(os.environ.get("VECTORFLOW_SESSION_DAYS", "30")),
         # Failed sign-ins allowed per account and per client address (the `limits` notation).

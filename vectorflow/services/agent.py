@@ -116,24 +116,35 @@ def _token_holder(raw_token: str | None, find):
     return found
 
 
-# The heartbeat changes its node: it takes the node's row lock in the same lookup
+# The heartbeat changes its nodes: it takes their row locks in the same lookup
 # (services.locks: a node's rows are written only while the node is locked).
-_NODE_BY_DIGEST_FOR_UPDATE = (
-    _NODE_BY_DIGEST.with_for_update(of=VectorNode, key_share=True)
+_NODES_BY_DIGESTS_FOR_UPDATE = (
+    sa.select(VectorNode)
+    .options(joinedload(VectorNode.environment).load_only(Environment.team_id))
+    .where(VectorNode.node_token_digest.in_(sa.bindparam("digests", expanding=True)))
+    .order_by(VectorNode.id)  # one lock order for every batch: no deadlock between them
+    .with_for_update(of=VectorNode, key_share=True)
     .execution_options(populate_existing=True)
 )
+
+
+def lock_nodes_by_token(raw_tokens: list[str]) -> dict[str, VectorNode]:
+    """Return the nodes holding these bearer tokens, by token, each row locked until the
+    transaction ends (one statement; unknown tokens are absent)."""
+    by_digest = {token_digest(token): token for token in raw_tokens}
+    found = {}
+    for node in db.session.scalars(_NODES_BY_DIGESTS_FOR_UPDATE,
+                                   {"digests": sorted(by_digest)}).unique():
+        token = by_digest[node.node_token_digest]
+        if digests_match(node.node_token_digest, token):
+            found[token] = node
+    return found
 
 
 def authenticate_node(raw_token: str | None) -> VectorNode | None:
     """Return the node holding this bearer token, with its environment's team, or None."""
     return _token_holder(raw_token, lambda digest: db.session.scalar(
         _NODE_BY_DIGEST, {"digest": digest}))
-
-
-def authenticate_node_for_update(raw_token: str | None) -> VectorNode | None:
-    """Like ``authenticate_node``, holding the node's row lock until the transaction ends."""
-    return _token_holder(raw_token, lambda digest: db.session.scalar(
-        _NODE_BY_DIGEST_FOR_UPDATE, {"digest": digest}))
 
 
 # --- config ----------------------------------------------------------------------------------
@@ -263,35 +274,36 @@ def is_version_older(current: str, target: str) -> bool:
 
 # The heartbeat's statements, built once. Writes every heartbeat makes go through Core (the
 # ORM's unit of work was most of a heartbeat's cost); _expire_loaded keeps a session's
-# loaded copies of those rows honest.
+# loaded copies of those rows honest. Heartbeats come in batches (services.heartbeats: a
+# group commit), so each statement serves every node of the batch.
 _STATUSES = NodePipelineStatus.__table__
 _METRICS = NodeMetric.__table__
-# One read: the node's status rows (``id`` set) and, with ``id`` NULL, the reported
-# pipelines that belong to its environment.
+# One read: the batch's status rows (``id`` set) and, with ``id`` NULL, which reported
+# pipelines exist and in which environment (in the ``node_id`` column).
 _STATUS_READ = sa.union_all(
-    sa.select(_STATUSES.c.pipeline_id, _STATUSES.c.id, _STATUSES.c.status, _STATUSES.c.version,
-              _STATUSES.c.config_checksum)
-    .where(_STATUSES.c.node_id == sa.bindparam("node")),
-    sa.select(Pipeline.id, sa.null(), sa.null(), sa.null(), sa.null())
-    .where(Pipeline.environment_id == sa.bindparam("environment"),
-           Pipeline.id.in_(sa.bindparam("reported", expanding=True))),
+    sa.select(_STATUSES.c.node_id, _STATUSES.c.pipeline_id, _STATUSES.c.id, _STATUSES.c.status,
+              _STATUSES.c.version, _STATUSES.c.config_checksum)
+    .where(_STATUSES.c.node_id.in_(sa.bindparam("nodes", expanding=True))),
+    sa.select(Pipeline.environment_id, Pipeline.id, sa.null(), sa.null(), sa.null(), sa.null())
+    .where(Pipeline.id.in_(sa.bindparam("reported", expanding=True))),
 )
 # Run with many parameter sets: the SET clause is every key but ``row_id``.
 _STATUS_UPDATE = sa.update(_STATUSES).where(_STATUSES.c.id == sa.bindparam("row_id"))
-# The node's newest metrics point takes the sample while it is inside its bucket.
-_REFRESH_METRICS = (
-    sa.update(_METRICS)
-    .where(_METRICS.c.id == sa.select(_METRICS.c.id)
-           .where(_METRICS.c.node_id == sa.bindparam("node"))
-           .order_by(_METRICS.c.created_at.desc()).limit(1).scalar_subquery(),
+# The nodes' points inside the current bucket: points are more than a bucket apart, so each
+# node has at most one.
+_OPEN_METRICS = (
+    sa.select(_METRICS.c.node_id, _METRICS.c.id)
+    .where(_METRICS.c.node_id.in_(sa.bindparam("nodes", expanding=True)),
            _METRICS.c.created_at > sa.bindparam("since"))
-    .values(data=sa.bindparam("sample"))
-    .returning(_METRICS.c.id)
 )
+_METRICS_UPDATE = (sa.update(_METRICS).where(_METRICS.c.id == sa.bindparam("row_id"))
+                   .values(data=sa.bindparam("sample")))
 _COUNTERS = ("events_in", "events_out", "errors_total", "events_discarded", "bytes_in", "bytes_out")
 
 # (pipeline id, status before, status after, version) of a status a user sees change.
 StatusChange = tuple[str, str | None, str | None, int | None]
+# A heartbeat and the node it is for (locked by the caller).
+Beat = tuple[VectorNode, "AgentHeartbeat"]
 
 
 def _expire_loaded(model: type, ids: list) -> None:
@@ -303,17 +315,22 @@ def _expire_loaded(model: type, ids: list) -> None:
             db.session.expire(loaded)
 
 
-def _read_pipeline_statuses(node: VectorNode, heartbeat: AgentHeartbeat
-                            ) -> tuple[dict[str, sa.Row], set[str]]:
-    """Return the node's status rows by pipeline id and the reported ids of its environment."""
-    existing, known = {}, set()
+def _read_pipeline_statuses(beats: list[Beat]
+                            ) -> tuple[dict[str, dict[str, sa.Row]], dict[str, set[str]]]:
+    """Return each node's status rows by pipeline id and its reported ids that exist in its
+    environment (both by node id), in one statement for the batch."""
+    reported = sorted({r.pipeline_id for _, heartbeat in beats for r in heartbeat.pipelines})
+    existing: dict[str, dict[str, sa.Row]] = {node.id: {} for node, _ in beats}
+    environment_of: dict[str, str] = {}
     for row in db.session.connection().execute(_STATUS_READ, {
-            "node": node.id, "environment": node.environment_id,
-            "reported": sorted({r.pipeline_id for r in heartbeat.pipelines})}):
+            "nodes": sorted(existing), "reported": reported}):
         if row.id is None:
-            known.add(row.pipeline_id)
+            environment_of[row.pipeline_id] = row.node_id
         else:
-            existing[row.pipeline_id] = row
+            existing[row.node_id][row.pipeline_id] = row
+    known = {node.id: {r.pipeline_id for r in heartbeat.pipelines
+                       if environment_of.get(r.pipeline_id) == node.environment_id}
+             for node, heartbeat in beats}
     return existing, known
 
 
@@ -327,32 +344,37 @@ def _status_values(report: AgentPipelineStatus, now: datetime) -> dict:
     return values
 
 
-def _replace_pipeline_statuses(node: VectorNode, heartbeat: AgentHeartbeat,
-                               existing: dict[str, sa.Row], known: set[str],
-                               now: datetime) -> list[StatusChange]:
-    """Write the statuses reported for known pipelines and drop the other rows of the node.
+def _replace_pipeline_statuses(beats: list[Beat], existing: dict[str, dict[str, sa.Row]],
+                               known: dict[str, set[str]], now: datetime
+                               ) -> dict[str, list[StatusChange]]:
+    """Write the statuses reported for known pipelines and drop the nodes' other rows.
 
-    One statement per kind of write: a heartbeat reporting the pipelines the last one did
-    runs a single UPDATE (with one parameter set per row). Returns the changes a user sees.
+    One statement per kind of write for the whole batch: steady heartbeats run a single
+    UPDATE (one parameter set per row). Returns, by node id, the changes a user sees.
     """
-    reported = {r.pipeline_id: r for r in heartbeat.pipelines}
-    changes, gone, added, updated = [], [], [], []
-    for pipeline_id, row in existing.items():
-        if pipeline_id not in known:
-            changes.append((pipeline_id, row.status.value, None, None))
-            gone.append(row.id)
-    for pipeline_id in sorted(known):
-        report = reported[pipeline_id]
-        row = existing.get(pipeline_id)
-        values = _status_values(report, now)
-        if row is None:
-            changes.append((pipeline_id, None, report.status.value, report.version))
-            added.append({"node_id": node.id, "pipeline_id": pipeline_id, **values})
-            continue
-        if (row.status, row.version, row.config_checksum) != (
-                report.status, report.version, report.config_checksum):
-            changes.append((pipeline_id, row.status.value, report.status.value, report.version))
-        updated.append({"row_id": row.id, **values})
+    changes_of: dict[str, list[StatusChange]] = {}
+    gone, added, updated = [], [], []
+    for node, heartbeat in beats:
+        reported = {r.pipeline_id: r for r in heartbeat.pipelines}
+        rows, node_known = existing[node.id], known[node.id]
+        changes = changes_of[node.id] = []
+        for pipeline_id, row in rows.items():
+            if pipeline_id not in node_known:
+                changes.append((pipeline_id, row.status.value, None, None))
+                gone.append(row.id)
+        for pipeline_id in sorted(node_known):
+            report = reported[pipeline_id]
+            row = rows.get(pipeline_id)
+            values = _status_values(report, now)
+            if row is None:
+                changes.append((pipeline_id, None, report.status.value, report.version))
+                added.append({"node_id": node.id, "pipeline_id": pipeline_id, **values})
+                continue
+            if (row.status, row.version, row.config_checksum) != (
+                    report.status, report.version, report.config_checksum):
+                changes.append((pipeline_id, row.status.value, report.status.value,
+                                report.version))
+            updated.append({"row_id": row.id, **values})
     if gone:
         db.session.execute(sa.delete(NodePipelineStatus).where(NodePipelineStatus.id.in_(gone)))
     if added:
@@ -360,22 +382,30 @@ def _replace_pipeline_statuses(node: VectorNode, heartbeat: AgentHeartbeat,
     if updated:
         db.session.connection().execute(_STATUS_UPDATE, updated)
         _expire_loaded(NodePipelineStatus, [values["row_id"] for values in updated])
-    return changes
+    return changes_of
 
 
-def _store_host_metrics(node: VectorNode, metrics: dict, now: datetime) -> None:
-    refreshed = db.session.connection().execute(
-        _REFRESH_METRICS, {"node": node.id, "since": now - METRIC_BUCKET, "sample": metrics}
-    ).scalar()
-    if refreshed is not None:
-        _expire_loaded(NodeMetric, [refreshed])
+def _store_host_metrics(samples: dict[str, dict], now: datetime) -> None:
+    """Put each node's sample (by node id) in its point of the current bucket, or open one."""
+    if not samples:
         return
-    # Once per bucket: drop this node's points that fell out of the window (indexed range).
+    conn = db.session.connection()
+    open_points = dict(conn.execute(_OPEN_METRICS, {"nodes": sorted(samples),
+                                                    "since": now - METRIC_BUCKET}).all())
+    if open_points:
+        conn.execute(_METRICS_UPDATE, [{"row_id": open_points[node_id], "sample": samples[node_id]}
+                                       for node_id in sorted(open_points)])
+        _expire_loaded(NodeMetric, list(open_points.values()))
+    opening = sorted(set(samples) - set(open_points))
+    if not opening:
+        return
+    # Once per bucket: drop these nodes' points that fell out of the window (indexed range).
     db.session.execute(
-        sa.delete(NodeMetric).where(NodeMetric.node_id == node.id,
+        sa.delete(NodeMetric).where(NodeMetric.node_id.in_(opening),
                                     NodeMetric.created_at < now - METRIC_RETENTION)
     )
-    db.session.add(NodeMetric(node_id=node.id, data=metrics, created_at=now))
+    db.session.execute(sa.insert(NodeMetric), [
+        {"node_id": node_id, "data": samples[node_id], "created_at": now} for node_id in opening])
 
 
 def _settle_pending_action(node: VectorNode, heartbeat: AgentHeartbeat) -> dict | None:
@@ -396,15 +426,8 @@ def _settle_pending_action(node: VectorNode, heartbeat: AgentHeartbeat) -> dict 
     return None
 
 
-def record_heartbeat(node: VectorNode, heartbeat: AgentHeartbeat,
-                     now: datetime | None = None) -> None:
-    """Apply a validated heartbeat to its node in the current transaction.
-
-    The caller holds the node's row lock (``authenticate_node_for_update``), so heartbeats
-    and state changes of one node run one after the other; then one read and one statement
-    per table it writes: a steady heartbeat flushes the ORM once.
-    """
-    now = now or utcnow()
+def _apply_to_node(node: VectorNode, heartbeat: AgentHeartbeat, now: datetime) -> dict | None:
+    """Set the node's own columns from the heartbeat; return the settled pending action."""
     node.last_heartbeat = now
     node.last_seen = now
     if heartbeat.agent_version is not None:
@@ -419,28 +442,68 @@ def record_heartbeat(node: VectorNode, heartbeat: AgentHeartbeat,
         node.labels = heartbeat.labels
     settled = _settle_pending_action(node, heartbeat)
     follow_maintenance_drain(node, [report.status for report in heartbeat.pipelines])
+    return settled
+
+
+def record_heartbeat(node: VectorNode, heartbeat: AgentHeartbeat,
+                     now: datetime | None = None) -> None:
+    """Apply a validated heartbeat to its node in the current transaction (a batch of one)."""
+    record_heartbeats([(node, heartbeat)], now)
+
+
+def record_heartbeats(beats: list[Beat], now: datetime | None = None) -> None:
+    """Apply validated heartbeats to their nodes in the current transaction.
+
+    The caller holds the nodes' row locks (``lock_nodes_by_token``), so heartbeats and state
+    changes of one node run one after the other. Each node's heartbeats are applied in
+    order, one round per heartbeat of the busiest node (usually one round).
+    """
+    now = now or utcnow()
+    rounds: list[list[Beat]] = []
+    for node, heartbeat in beats:
+        for batch in rounds:
+            if all(other is not node for other, _ in batch):
+                batch.append((node, heartbeat))
+                break
+        else:
+            rounds.append([(node, heartbeat)])
+    for batch in rounds:
+        _record_batch(batch, now)
+
+
+def _record_batch(beats: list[Beat], now: datetime) -> None:
+    """Apply heartbeats of distinct nodes: one statement per table for the whole batch.
+
+    A steady batch runs the nodes' UPDATE (the ORM batches it), one read of the statuses,
+    one UPDATE of the status rows and a read and an UPDATE of the metrics points.
+    """
+    settled = {node.id: _apply_to_node(node, heartbeat, now) for node, heartbeat in beats}
     db.session.flush()
 
-    existing, known = _read_pipeline_statuses(node, heartbeat)
-    changes = _replace_pipeline_statuses(node, heartbeat, existing, known, now)
-    if heartbeat.host_metrics is not None:
-        _store_host_metrics(node, heartbeat.host_metrics.sample(), now)
-    if any(r.status == ProcessStatus.CRASHED for r in heartbeat.pipelines
-           if r.pipeline_id in known):
-        moved = set_node_status(node, NodeStatus.DEGRADED, "a pipeline reported CRASHED")
-    else:
-        moved = set_node_status(node, NodeStatus.HEALTHY, "heartbeat received")
+    existing, known = _read_pipeline_statuses(beats)
+    changes_of = _replace_pipeline_statuses(beats, existing, known, now)
+    _store_host_metrics({node.id: heartbeat.host_metrics.sample() for node, heartbeat in beats
+                         if heartbeat.host_metrics is not None}, now)
 
-    scope = {"team_id": node.environment.team_id, "environment_id": node.environment_id,
-             "node_id": node.id}
-    for pipeline_id, before, after, version in changes:
-        emit("node.pipeline_status_changed", **scope,
-             payload={"pipelineId": pipeline_id, "from": before, "to": after, "version": version})
-    if settled is not None:
-        emit("node.updated", **scope, payload=settled)
-    if moved or changes or settled is not None or heartbeat.update_error:
-        evaluate_alerts([node.id], now)  # something an alert rule watches changed
-    db.session.flush()  # left to write, if anything: a status transition, a new metrics point
+    watched = []
+    for node, heartbeat in beats:
+        if any(r.status == ProcessStatus.CRASHED for r in heartbeat.pipelines
+               if r.pipeline_id in known[node.id]):
+            moved = set_node_status(node, NodeStatus.DEGRADED, "a pipeline reported CRASHED")
+        else:
+            moved = set_node_status(node, NodeStatus.HEALTHY, "heartbeat received")
+        scope = {"team_id": node.environment.team_id, "environment_id": node.environment_id,
+                 "node_id": node.id}
+        for pipeline_id, before, after, version in changes_of[node.id]:
+            emit("node.pipeline_status_changed", **scope, payload={
+                "pipelineId": pipeline_id, "from": before, "to": after, "version": version})
+        if settled[node.id] is not None:
+            emit("node.updated", **scope, payload=settled[node.id])
+        if moved or changes_of[node.id] or settled[node.id] is not None or heartbeat.update_error:
+            watched.append(node.id)  # something an alert rule watches changed
+    if watched:
+        evaluate_alerts(watched, now)
+    db.session.flush()  # left to write, if anything: status transitions
 
 
 def latest_host_metrics(node_id: str) -> NodeMetric | None:

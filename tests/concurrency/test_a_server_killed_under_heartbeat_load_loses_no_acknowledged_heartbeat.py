@@ -1,0 +1,96 @@
+"""kill -9 of the server under heartbeat load: every heartbeat it acknowledged is in the database.
+
+Heartbeats are written by group commit (services.heartbeats): a request is answered only
+after its batch committed, so a crash at any moment may lose unanswered heartbeats, never an
+answered one. Each agent sends heartbeats one after another, each carrying a growing
+sequence number as its agent version; after the crash a node's stored version must be at
+least the last one its agent saw acknowledged.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from vectorflow.extensions import db
+from vectorflow.models import VectorNode
+
+from .. import factories
+from ..events.servers import Gunicorn
+from .races import WAIT, http_client
+
+AGENTS = 24
+ACKNOWLEDGED_BEFORE_THE_CRASH = 300
+pytestmark = pytest.mark.slow
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+class HeartbeatLoop(threading.Thread):
+    """One agent sending heartbeats back to back until the server stops answering."""
+
+    def __init__(self, base_url: str, node_id: str, token: str):
+        super().__init__(daemon=True)
+        self.node_id, self.token, self.base_url = node_id, token, base_url
+        self.acknowledged = 0  # the highest sequence number answered 2xx
+        self.refused: list[int] = []
+
+    def run(self) -> None:
+        with http_client(self.base_url, Authorization=f"Bearer {self.token}") as http:
+            for sequence in range(1, 100_000):
+                try:
+                    response = http.post("/api/agent/heartbeat",
+                                         json={"pipelines": [], "agentVersion": f"1.0.{sequence}"})
+                except httpx.TransportError:
+                    return  # the server is gone
+                if response.is_success:
+                    self.acknowledged = sequence
+                else:
+                    self.refused.append(response.status_code)
+                    return
+
+
+def test_a_heartbeat_the_killed_server_acknowledged_is_in_the_database(world, pg_database,
+                                                                       tmp_path):
+    agents = []
+    for n in range(AGENTS):
+        node, token = factories.make_node(world.env, f"crash-{n}", agent_version="1.0.0")
+        agents.append((node.id, token))
+    db.session.commit()
+
+    server = Gunicorn(pg_database, tmp_path, workers=2)
+    try:
+        loops = [HeartbeatLoop(server.url(""), node_id, token) for node_id, token in agents]
+        for loop in loops:
+            loop.start()
+        deadline = time.monotonic() + WAIT
+        while sum(loop.acknowledged for loop in loops) < ACKNOWLEDGED_BEFORE_THE_CRASH:
+            assert time.monotonic() < deadline, "the server never took the heartbeat load"
+            assert all(loop.is_alive() for loop in loops), [loop.refused for loop in loops]
+            time.sleep(0.05)  # polling the condition, not waiting for correctness
+        for pid in children(server.process.pid):  # the workers, mid-batch
+            os.kill(pid, signal.SIGKILL)
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait(WAIT)
+        for loop in loops:
+            loop.join(WAIT)
+    finally:
+        server.stop()
+
+    assert not [loop.refused for loop in loops if loop.refused]
+    db.session.rollback()
+    stored = dict(db.session.execute(sa.select(VectorNode.id, VectorNode.agent_version)
+                                     .where(VectorNode.id.in_([n for n, _ in agents]))).all())
+    lost = {loop.node_id: (loop.acknowledged, stored[loop.node_id]) for loop in loops
+            if int(stored[loop.node_id].rsplit(".", 1)[1]) < loop.acknowledged}
+    assert not lost, f"acknowledged heartbeats missing after the crash: {lost}"
+    assert sum(loop.acknowledged for loop in loops) >= ACKNOWLEDGED_BEFORE_THE_CRASH
