@@ -99,7 +99,7 @@ def run(work: Callable[[], T], *, keep: Callable[[T], bool] = lambda result: Tru
         committing = False
         try:
             result = work()
-            if not db.session().in_transaction():
+            if not db.session.registry.has() or not db.session().in_transaction():
                 return result  # nothing was read or written through the session
             committing = True
             if keep(result):

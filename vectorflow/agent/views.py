@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app, g, request, url_for
+from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import render_error
@@ -56,7 +56,8 @@ def push_url() -> str:
     base = current_app.config.get("VECTORFLOW_PUBLIC_URL")
     if base:
         return base + "/api/agent/push"
-    return request.host_url.rstrip("/") + url_for("agent.push")
+    # What url_for("agent.push", _external=True) gives, without building it on every poll.
+    return f"{request.scheme}://{request.host}{request.root_path}{bp.url_prefix}/push"
 
 
 @bp.post("/enroll")
