@@ -289,15 +289,17 @@ _STATUS_READ = sa.union_all(
 )
 # Run with many parameter sets: the SET clause is every key but ``row_id``.
 _STATUS_UPDATE = sa.update(_STATUSES).where(_STATUSES.c.id == sa.bindparam("row_id"))
-# The nodes' points inside the current bucket: points are more than a bucket apart, so each
-# node has at most one.
+# A node's point inside the current bucket takes its sample (run with one parameter set per
+# node). Points are more than a bucket apart, so a node has at most one there.
+_METRICS_REFRESH = (sa.update(_METRICS)
+                    .where(_METRICS.c.node_id == sa.bindparam("node"),
+                           _METRICS.c.created_at > sa.bindparam("since"))
+                    .values(data=sa.bindparam("sample")))
 _OPEN_METRICS = (
     sa.select(_METRICS.c.node_id, _METRICS.c.id)
     .where(_METRICS.c.node_id.in_(sa.bindparam("nodes", expanding=True)),
            _METRICS.c.created_at > sa.bindparam("since"))
 )
-_METRICS_UPDATE = (sa.update(_METRICS).where(_METRICS.c.id == sa.bindparam("row_id"))
-                   .values(data=sa.bindparam("sample")))
 _COUNTERS = ("events_in", "events_out", "errors_total", "events_discarded", "bytes_in", "bytes_out")
 
 # (pipeline id, status before, status after, version) of a status a user sees change.
@@ -386,17 +388,24 @@ def _replace_pipeline_statuses(beats: list[Beat], existing: dict[str, dict[str, 
 
 
 def _store_host_metrics(samples: dict[str, dict], now: datetime) -> None:
-    """Put each node's sample (by node id) in its point of the current bucket, or open one."""
+    """Put each node's sample (by node id) in its point of the current bucket, or open one.
+
+    Steady state: one UPDATE for the batch. When it did not find every node's point (a
+    bucket closed), one read tells which nodes open a new point.
+    """
     if not samples:
         return
-    conn = db.session.connection()
-    open_points = dict(conn.execute(_OPEN_METRICS, {"nodes": sorted(samples),
-                                                    "since": now - METRIC_BUCKET}).all())
-    if open_points:
-        conn.execute(_METRICS_UPDATE, [{"row_id": open_points[node_id], "sample": samples[node_id]}
-                                       for node_id in sorted(open_points)])
-        _expire_loaded(NodeMetric, list(open_points.values()))
-    opening = sorted(set(samples) - set(open_points))
+    conn, since = db.session.connection(), now - METRIC_BUCKET
+    refreshed = conn.execute(_METRICS_REFRESH, [
+        {"node": node_id, "since": since, "sample": sample} for node_id, sample in samples.items()
+    ]).rowcount
+    if any(key[0] is NodeMetric for key in db.session.identity_map.keys()):
+        _expire_loaded(NodeMetric, [id_ for _, id_ in conn.execute(  # loaded ones: rare
+            _OPEN_METRICS, {"nodes": sorted(samples), "since": since})])
+    if refreshed == len(samples):
+        return
+    opening = sorted(set(samples) - set(conn.execute(
+        _OPEN_METRICS, {"nodes": sorted(samples), "since": since}).scalars()))
     if not opening:
         return
     # Once per bucket: drop these nodes' points that fell out of the window (indexed range).
