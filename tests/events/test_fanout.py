@@ -105,3 +105,56 @@ def test_with_redis_configured_the_wake_up_travels_over_redis_pub_sub(
         finally:
             for stream in streams:
                 stream.close()
+
+
+def next_event(stream, event_type: str):
+    """Return the next message of this type on the stream (skipping the scoped copies)."""
+    for _ in range(20):
+        message = stream.next_message()
+        if message.event == event_type:
+            return message
+    raise AssertionError(f"no {event_type} among the next 20 messages")
+
+
+@pytest.mark.skipif(not redis_available(), reason=f"no Redis at {REDIS_URL}")
+def test_two_servers_sharing_postgresql_and_redis_carry_each_others_events_and_pushes(
+        app, world, database_url, tmp_path):
+    """The README's "Horizontal" set-up: agents spread over two servers (two hosts)."""
+    viewer = factories.make_api_token(world.users["VIEWER"])
+    admin = factories.make_api_token(world.users["ADMIN"])
+    pipeline = factories.make_pipeline(world.env)
+    nodes = [factories.make_node(world.env, f"edge-{n}") for n in (1, 2)]
+    db.session.commit()
+    with Gunicorn(database_url, tmp_path, REDIS_URL=REDIS_URL) as one, \
+            Gunicorn(database_url, tmp_path, REDIS_URL=REDIS_URL) as two:
+        dashboards = open_streams([one, two], viewer, per_server=1)
+        # Each agent talks to its own server: edge-1 to the first, edge-2 to the second.
+        agents = [EventStreamClient(server.url("/api/agent/push"),
+                                    {"Authorization": f"Bearer {token}"})
+                  for server, (_, token) in zip((one, two), nodes)]
+        try:
+            for agent in agents:
+                agent.next_block()
+            # A heartbeat group-committed by the second server reaches both dashboards.
+            (node_two, token_two) = nodes[1]
+            beat = httpx.post(two.url("/api/agent/heartbeat"), timeout=10,
+                              headers={"Authorization": f"Bearer {token_two}"},
+                              json={"pipelines": [{"pipelineId": pipeline.id, "version": 1,
+                                                   "status": "CRASHED"}]})
+            assert beat.status_code == 200
+            for stream in dashboards:
+                changed = next_event(stream, "node.pipeline_status_changed")
+                assert changed.json["nodeId"] == node_two.id
+                assert changed.json["payload"]["to"] == "CRASHED"
+            # A bulk toggle answered by the first server pushes to the agents of both.
+            toggled = httpx.post(one.url("/api/v1/nodes/maintenance"), timeout=10,
+                                 json={"nodeIds": [node.id for node, _ in nodes],
+                                       "enabled": True, "reason": "kernel patch"},
+                                 headers={"Authorization": f"Bearer {admin}"})
+            assert toggled.status_code == 200, toggled.text
+            for agent in agents:
+                assert agent.next_message().json == {"type": "config_changed",
+                                                     "reason": "maintenance_on"}
+        finally:
+            for stream in dashboards + agents:
+                stream.close()
