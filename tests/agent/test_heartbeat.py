@@ -71,6 +71,12 @@ def test_an_older_agent_sending_only_pipelines_keeps_what_is_known(agent):
     assert node.agent_version == "2.0.0" and node.labels == {"a": "b"}
 
 
+def test_an_agent_no_longer_running_as_a_named_user_clears_it_with_an_empty_string(agent):
+    agent.heartbeat({"pipelines": [], "runningAs": "vectorflow"})
+    assert agent.heartbeat({"pipelines": [], "runningAs": ""}).status_code == 200
+    assert fresh(agent.node).running_as is None
+
+
 def test_go_nulls_for_empty_lists_and_maps_are_accepted(agent):
     response = agent.heartbeat({"pipelines": None, "labels": None, "sampleResults": None,
                                 "hostMetrics": None})

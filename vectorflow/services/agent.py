@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import (
@@ -278,6 +279,9 @@ def is_version_older(current: str, target: str) -> bool:
 # group commit), so each statement serves every node of the batch.
 _STATUSES = NodePipelineStatus.__table__
 _METRICS = NodeMetric.__table__
+_NODES = VectorNode.__table__
+_NODES_SEEN = (sa.update(_NODES).where(_NODES.c.id == sa.bindparam("row_id"))
+               .values(last_heartbeat=sa.bindparam("seen"), last_seen=sa.bindparam("seen")))
 # One read: the batch's status rows (``id`` set) and, with ``id`` NULL, which reported
 # pipelines exist and in which environment (in the ``node_id`` column).
 _STATUS_READ = sa.union_all(
@@ -435,20 +439,18 @@ def _settle_pending_action(node: VectorNode, heartbeat: AgentHeartbeat) -> dict 
     return None
 
 
-def _apply_to_node(node: VectorNode, heartbeat: AgentHeartbeat, now: datetime) -> dict | None:
-    """Set the node's own columns from the heartbeat; return the settled pending action."""
-    node.last_heartbeat = now
-    node.last_seen = now
-    if heartbeat.agent_version is not None:
-        node.agent_version = heartbeat.agent_version
-    if heartbeat.vector_version is not None:
-        node.vector_version = heartbeat.vector_version
-    if heartbeat.deployment_mode is not None:
-        node.deployment_mode = heartbeat.deployment_mode
-    if heartbeat.running_as is not None:
-        node.running_as = heartbeat.running_as or None
-    if heartbeat.labels is not None and heartbeat.labels != node.labels:
-        node.labels = heartbeat.labels
+def _apply_to_node(node: VectorNode, heartbeat: AgentHeartbeat) -> dict | None:
+    """Set the node's own columns the heartbeat changes (usually none: nothing to flush);
+    return the settled pending action."""
+    reported = {"agent_version": heartbeat.agent_version,
+                "vector_version": heartbeat.vector_version,
+                "deployment_mode": heartbeat.deployment_mode}
+    reported["labels"] = heartbeat.labels
+    for column, value in reported.items():
+        if value is not None and value != getattr(node, column):
+            setattr(node, column, value)
+    if heartbeat.running_as is not None and (heartbeat.running_as or None) != node.running_as:
+        node.running_as = heartbeat.running_as or None  # "" clears it
     settled = _settle_pending_action(node, heartbeat)
     follow_maintenance_drain(node, [report.status for report in heartbeat.pipelines])
     return settled
@@ -486,8 +488,15 @@ def _record_batch(beats: list[Beat], now: datetime) -> None:
     A steady batch runs the nodes' UPDATE (the ORM batches it), one read of the statuses,
     one UPDATE of the status rows and a read and an UPDATE of the metrics points.
     """
-    settled = {node.id: _apply_to_node(node, heartbeat, now) for node, heartbeat in beats}
-    db.session.flush()
+    # Every heartbeat moves its node's last-seen times: one UPDATE for the batch, outside the
+    # ORM's unit of work (the loaded nodes are told the new values).
+    db.session.connection().execute(_NODES_SEEN, [{"row_id": node.id, "seen": now}
+                                                  for node, _ in beats])
+    for node, _ in beats:
+        set_committed_value(node, "last_heartbeat", now)
+        set_committed_value(node, "last_seen", now)
+    settled = {node.id: _apply_to_node(node, heartbeat) for node, heartbeat in beats}
+    db.session.flush()  # the nodes whose other columns changed, if any
 
     existing, known = _read_pipeline_statuses(beats)
     changes_of = _replace_pipeline_statuses(beats, existing, known, now)
