@@ -16,6 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import (
+    DrainState,
     Environment,
     NodeMetric,
     NodePipelineStatus,
@@ -119,26 +120,29 @@ def _token_holder(raw_token: str | None, find):
 
 # The heartbeat changes its nodes: it takes their row locks in the same lookup
 # (services.locks: a node's rows are written only while the node is locked).
-_NODES_BY_DIGESTS_FOR_UPDATE = (
-    sa.select(VectorNode)
-    .options(joinedload(VectorNode.environment).load_only(Environment.team_id))
+_NODE_ROWS_FOR_UPDATE = (
+    sa.select(VectorNode.id, VectorNode.node_token_digest, VectorNode.environment_id,
+              Environment.team_id, VectorNode.status, VectorNode.agent_version,
+              VectorNode.vector_version, VectorNode.deployment_mode, VectorNode.running_as,
+              VectorNode.labels, VectorNode.pending_action, VectorNode.drain_state)
+    .join(Environment, Environment.id == VectorNode.environment_id)
     .where(VectorNode.node_token_digest.in_(sa.bindparam("digests", expanding=True)))
     .order_by(VectorNode.id)  # one lock order for every batch: no deadlock between them
     .with_for_update(of=VectorNode, key_share=True)
-    .execution_options(populate_existing=True)
 )
 
 
-def lock_nodes_by_token(raw_tokens: list[str]) -> dict[str, VectorNode]:
-    """Return the nodes holding these bearer tokens, by token, each row locked until the
-    transaction ends (one statement; unknown tokens are absent)."""
+def lock_nodes_by_token(raw_tokens: list[str]) -> dict[str, sa.Row]:
+    """Return what a heartbeat needs of the nodes holding these bearer tokens, by token, each
+    node's row locked until the transaction ends (one Core statement: no ORM objects; unknown
+    tokens are absent)."""
     by_digest = {token_digest(token): token for token in raw_tokens}
     found = {}
-    for node in db.session.scalars(_NODES_BY_DIGESTS_FOR_UPDATE,
-                                   {"digests": sorted(by_digest)}).unique():
-        token = by_digest[node.node_token_digest]
-        if digests_match(node.node_token_digest, token):
-            found[token] = node
+    for row in db.session.connection().execute(_NODE_ROWS_FOR_UPDATE,
+                                               {"digests": sorted(by_digest)}):
+        token = by_digest[row.node_token_digest]
+        if digests_match(row.node_token_digest, token):
+            found[token] = row
     return found
 
 
@@ -308,8 +312,28 @@ _COUNTERS = ("events_in", "events_out", "errors_total", "events_discarded", "byt
 
 # (pipeline id, status before, status after, version) of a status a user sees change.
 StatusChange = tuple[str, str | None, str | None, int | None]
-# A heartbeat and the node it is for (locked by the caller).
-Beat = tuple[VectorNode, "AgentHeartbeat"]
+
+
+@dataclass
+class Beat:
+    """A heartbeat and its node (locked by the caller): the node's columns as read (``was``:
+    a Core row or the ORM node), the ORM node once something needs it (usually never)."""
+
+    heartbeat: AgentHeartbeat
+    was: sa.Row | VectorNode
+    node: VectorNode | None = None
+
+    @property
+    def id(self) -> str:
+        return self.was.id
+
+    @property
+    def environment_id(self) -> str:
+        return self.was.environment_id
+
+    @classmethod
+    def of(cls, node: VectorNode, heartbeat: AgentHeartbeat) -> Beat:
+        return cls(heartbeat, node, node)
 
 
 def _expire_loaded(model: type, ids: list) -> None:
@@ -325,8 +349,8 @@ def _read_pipeline_statuses(beats: list[Beat]
                             ) -> tuple[dict[str, dict[str, sa.Row]], dict[str, set[str]]]:
     """Return each node's status rows by pipeline id and its reported ids that exist in its
     environment (both by node id), in one statement for the batch."""
-    reported = sorted({r.pipeline_id for _, heartbeat in beats for r in heartbeat.pipelines})
-    existing: dict[str, dict[str, sa.Row]] = {node.id: {} for node, _ in beats}
+    reported = sorted({r.pipeline_id for beat in beats for r in beat.heartbeat.pipelines})
+    existing: dict[str, dict[str, sa.Row]] = {beat.id: {} for beat in beats}
     environment_of: dict[str, str] = {}
     for row in db.session.connection().execute(_STATUS_READ, {
             "nodes": sorted(existing), "reported": reported}):
@@ -334,9 +358,9 @@ def _read_pipeline_statuses(beats: list[Beat]
             environment_of[row.pipeline_id] = row.node_id
         else:
             existing[row.node_id][row.pipeline_id] = row
-    known = {node.id: {r.pipeline_id for r in heartbeat.pipelines
-                       if environment_of.get(r.pipeline_id) == node.environment_id}
-             for node, heartbeat in beats}
+    known = {beat.id: {r.pipeline_id for r in beat.heartbeat.pipelines
+                       if environment_of.get(r.pipeline_id) == beat.environment_id}
+             for beat in beats}
     return existing, known
 
 
@@ -360,10 +384,10 @@ def _replace_pipeline_statuses(beats: list[Beat], existing: dict[str, dict[str, 
     """
     changes_of: dict[str, list[StatusChange]] = {}
     gone, added, updated = [], [], []
-    for node, heartbeat in beats:
-        reported = {r.pipeline_id: r for r in heartbeat.pipelines}
-        rows, node_known = existing[node.id], known[node.id]
-        changes = changes_of[node.id] = []
+    for beat in beats:
+        reported = {r.pipeline_id: r for r in beat.heartbeat.pipelines}
+        rows, node_known = existing[beat.id], known[beat.id]
+        changes = changes_of[beat.id] = []
         for pipeline_id, row in rows.items():
             if pipeline_id not in node_known:
                 changes.append((pipeline_id, row.status.value, None, None))
@@ -374,7 +398,7 @@ def _replace_pipeline_statuses(beats: list[Beat], existing: dict[str, dict[str, 
             values = _status_values(report, now)
             if row is None:
                 changes.append((pipeline_id, None, report.status.value, report.version))
-                added.append({"node_id": node.id, "pipeline_id": pipeline_id, **values})
+                added.append({"node_id": beat.id, "pipeline_id": pipeline_id, **values})
                 continue
             if (row.status, row.version, row.config_checksum) != (
                     report.status, report.version, report.config_checksum):
@@ -439,86 +463,141 @@ def _settle_pending_action(node: VectorNode, heartbeat: AgentHeartbeat) -> dict 
     return None
 
 
-def _apply_to_node(node: VectorNode, heartbeat: AgentHeartbeat) -> dict | None:
-    """Set the node's own columns the heartbeat changes (usually none: nothing to flush);
-    return the settled pending action."""
+def _reported_columns(heartbeat: AgentHeartbeat) -> dict:
     reported = {"agent_version": heartbeat.agent_version,
                 "vector_version": heartbeat.vector_version,
-                "deployment_mode": heartbeat.deployment_mode}
-    reported["labels"] = heartbeat.labels
-    for column, value in reported.items():
-        if value is not None and value != getattr(node, column):
+                "deployment_mode": heartbeat.deployment_mode, "labels": heartbeat.labels}
+    return {column: value for column, value in reported.items() if value is not None}
+
+
+def _running_as(heartbeat: AgentHeartbeat) -> str | None:
+    return heartbeat.running_as or None  # "" clears it
+
+
+def _changes_node(beat: Beat) -> bool:
+    """Return whether the heartbeat changes its node's own columns, its pending action or
+    its drain (anything but the last-seen times): only then is the ORM node needed."""
+    heartbeat, was = beat.heartbeat, beat.was
+    return bool(
+        heartbeat.update_error or was.pending_action
+        or was.drain_state not in (None, DrainState.DRAINED)
+        or (heartbeat.running_as is not None and _running_as(heartbeat) != was.running_as)
+        or any(value != getattr(was, column)
+               for column, value in _reported_columns(heartbeat).items()))
+
+
+def _apply_to_node(node: VectorNode, heartbeat: AgentHeartbeat) -> dict | None:
+    """Set the node's own columns the heartbeat changes; return the settled pending action."""
+    for column, value in _reported_columns(heartbeat).items():
+        if value != getattr(node, column):
             setattr(node, column, value)
-    if heartbeat.running_as is not None and (heartbeat.running_as or None) != node.running_as:
-        node.running_as = heartbeat.running_as or None  # "" clears it
+    if heartbeat.running_as is not None and _running_as(heartbeat) != node.running_as:
+        node.running_as = _running_as(heartbeat)
     settled = _settle_pending_action(node, heartbeat)
     follow_maintenance_drain(node, [report.status for report in heartbeat.pipelines])
     return settled
 
 
+_NODES_BY_ID = (
+    sa.select(VectorNode)
+    .options(joinedload(VectorNode.environment).load_only(Environment.team_id))
+    .where(VectorNode.id.in_(sa.bindparam("ids", expanding=True)))
+)
+
+
+def _load_nodes(beats: list[Beat]) -> None:
+    """Give these beats their ORM nodes (already locked), in one statement."""
+    if not beats:
+        return
+    nodes = {node.id: node for node in db.session.scalars(
+        _NODES_BY_ID, {"ids": sorted(beat.id for beat in beats)}).unique()}
+    for beat in beats:
+        beat.node = nodes[beat.id]
+
+
 def record_heartbeat(node: VectorNode, heartbeat: AgentHeartbeat,
                      now: datetime | None = None) -> None:
-    """Apply a validated heartbeat to its node in the current transaction (a batch of one)."""
-    record_heartbeats([(node, heartbeat)], now)
+    """Apply a validated heartbeat to its (locked) node in the current transaction."""
+    record_heartbeats([Beat.of(node, heartbeat)], now)
+
+
+def record_heartbeats_by_token(items: list[tuple[str, AgentHeartbeat]],
+                               now: datetime | None = None) -> set[str]:
+    """Lock the nodes holding these tokens and apply their heartbeats, in the current
+    transaction; return the tokens that matched a node (the others get 401)."""
+    rows = lock_nodes_by_token([token for token, _ in items])
+    record_heartbeats([Beat(heartbeat, rows[token]) for token, heartbeat in items
+                       if token in rows], now)
+    return set(rows)
 
 
 def record_heartbeats(beats: list[Beat], now: datetime | None = None) -> None:
     """Apply validated heartbeats to their nodes in the current transaction.
 
-    The caller holds the nodes' row locks (``lock_nodes_by_token``), so heartbeats and state
-    changes of one node run one after the other. Each node's heartbeats are applied in
-    order, one round per heartbeat of the busiest node (usually one round).
+    The caller holds the nodes' row locks (``record_heartbeats_by_token`` takes them), so
+    heartbeats and state changes of one node run one after the other. Each node's heartbeats
+    are applied in order, one round per heartbeat of the busiest node (usually one round).
     """
     now = now or utcnow()
     rounds: list[list[Beat]] = []
-    for node, heartbeat in beats:
+    for beat in beats:
         for batch in rounds:
-            if all(other is not node for other, _ in batch):
-                batch.append((node, heartbeat))
+            if all(other.id != beat.id for other in batch):
+                batch.append(beat)
                 break
         else:
-            rounds.append([(node, heartbeat)])
+            rounds.append([beat])
     for batch in rounds:
         _record_batch(batch, now)
+
+
+def _status_after(beat: Beat, known: set[str]) -> tuple[NodeStatus, str]:
+    if any(r.status == ProcessStatus.CRASHED for r in beat.heartbeat.pipelines
+           if r.pipeline_id in known):
+        return NodeStatus.DEGRADED, "a pipeline reported CRASHED"
+    return NodeStatus.HEALTHY, "heartbeat received"
 
 
 def _record_batch(beats: list[Beat], now: datetime) -> None:
     """Apply heartbeats of distinct nodes: one statement per table for the whole batch.
 
-    A steady batch runs the nodes' UPDATE (the ORM batches it), one read of the statuses,
-    one UPDATE of the status rows and a read and an UPDATE of the metrics points.
+    A steady batch (no node's own columns, status or statuses change) loads no ORM object
+    and runs one UPDATE of the nodes' last-seen times, one read of their statuses, one
+    UPDATE of the status rows and one UPDATE of the metrics points.
     """
-    # Every heartbeat moves its node's last-seen times: one UPDATE for the batch, outside the
-    # ORM's unit of work (the loaded nodes are told the new values).
-    db.session.connection().execute(_NODES_SEEN, [{"row_id": node.id, "seen": now}
-                                                  for node, _ in beats])
-    for node, _ in beats:
-        set_committed_value(node, "last_heartbeat", now)
-        set_committed_value(node, "last_seen", now)
-    settled = {node.id: _apply_to_node(node, heartbeat) for node, heartbeat in beats}
+    # Every heartbeat moves its node's last-seen times, outside the ORM's unit of work.
+    db.session.connection().execute(_NODES_SEEN, [{"row_id": beat.id, "seen": now}
+                                                  for beat in beats])
+    _load_nodes([beat for beat in beats if beat.node is None and _changes_node(beat)])
+    settled = {}
+    for beat in beats:
+        if beat.node is not None:
+            set_committed_value(beat.node, "last_heartbeat", now)
+            set_committed_value(beat.node, "last_seen", now)
+            settled[beat.id] = _apply_to_node(beat.node, beat.heartbeat)
     db.session.flush()  # the nodes whose other columns changed, if any
 
     existing, known = _read_pipeline_statuses(beats)
     changes_of = _replace_pipeline_statuses(beats, existing, known, now)
-    _store_host_metrics({node.id: heartbeat.host_metrics.sample() for node, heartbeat in beats
-                         if heartbeat.host_metrics is not None}, now)
+    _store_host_metrics({beat.id: beat.heartbeat.host_metrics.sample() for beat in beats
+                         if beat.heartbeat.host_metrics is not None}, now)
 
+    after = {beat.id: _status_after(beat, known[beat.id]) for beat in beats}
+    _load_nodes([beat for beat in beats
+                 if beat.node is None and beat.was.status != after[beat.id][0]])
     watched = []
-    for node, heartbeat in beats:
-        if any(r.status == ProcessStatus.CRASHED for r in heartbeat.pipelines
-               if r.pipeline_id in known[node.id]):
-            moved = set_node_status(node, NodeStatus.DEGRADED, "a pipeline reported CRASHED")
-        else:
-            moved = set_node_status(node, NodeStatus.HEALTHY, "heartbeat received")
-        scope = {"team_id": node.environment.team_id, "environment_id": node.environment_id,
-                 "node_id": node.id}
-        for pipeline_id, before, after, version in changes_of[node.id]:
+    for beat in beats:
+        moved = beat.node is not None and set_node_status(beat.node, *after[beat.id])
+        scope = {"team_id": beat.node.environment.team_id if beat.node else beat.was.team_id,
+                 "environment_id": beat.environment_id, "node_id": beat.id}
+        for pipeline_id, before, status, version in changes_of[beat.id]:
             emit("node.pipeline_status_changed", **scope, payload={
-                "pipelineId": pipeline_id, "from": before, "to": after, "version": version})
-        if settled[node.id] is not None:
-            emit("node.updated", **scope, payload=settled[node.id])
-        if moved or changes_of[node.id] or settled[node.id] is not None or heartbeat.update_error:
-            watched.append(node.id)  # something an alert rule watches changed
+                "pipelineId": pipeline_id, "from": before, "to": status, "version": version})
+        if settled.get(beat.id) is not None:
+            emit("node.updated", **scope, payload=settled[beat.id])
+        if (moved or changes_of[beat.id] or settled.get(beat.id) is not None
+                or beat.heartbeat.update_error):
+            watched.append(beat.id)  # something an alert rule watches changed
     if watched:
         evaluate_alerts(watched, now)
     db.session.flush()  # left to write, if anything: status transitions

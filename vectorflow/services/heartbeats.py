@@ -5,7 +5,7 @@ The first heartbeat to arrive while no batch is open leads a new one: it waits t
 collection window (``VECTORFLOW_HEARTBEAT_WINDOW_MS``, a few milliseconds, during which
 other requests join), then for the previous batch of the process to finish writing (more
 join meanwhile), closes the batch and writes it: the nodes are looked up and locked in one
-statement, ``agent.record_heartbeats`` applies them set-based, ``transactions.run`` commits
+statement, ``agent.record_heartbeats_by_token`` applies them set-based, ``transactions.run`` commits
 (retrying lost races). The others wait for that commit, so no acknowledged heartbeat is ever
 lost: a crash before the commit answers nobody. A batch holds at most
 ``VECTORFLOW_HEARTBEAT_BATCH`` heartbeats; one that fails as a whole (a bug, the database
@@ -25,7 +25,7 @@ from flask import Flask, current_app
 from .. import transactions
 from ..extensions import db
 from ..schemas.agent import AgentHeartbeat
-from .agent import lock_nodes_by_token, record_heartbeats
+from .agent import record_heartbeats_by_token
 
 _EXTENSION = "vectorflow.heartbeats"
 
@@ -99,24 +99,16 @@ class Collector:
 
     def _write_in_context(self, batch: _Batch) -> None:
         try:
-            batch.accepted = transactions.run(lambda: _record_batch(batch.items))
+            batch.accepted = transactions.run(lambda: record_heartbeats_by_token(batch.items))
             return
         except Exception:
             if len(batch.items) == 1:
                 raise
         for index, item in enumerate(batch.items):  # one bad apple answers alone
             try:
-                batch.accepted |= transactions.run(lambda item=item: _record_batch([item]))
+                batch.accepted |= transactions.run(lambda item=item: record_heartbeats_by_token([item]))
             except Exception as err:
                 batch.errors[index] = err
-
-
-def _record_batch(items: list[tuple[str, AgentHeartbeat]]) -> set[str]:
-    """Lock the heartbeats' nodes and apply the heartbeats; return the tokens that matched."""
-    nodes = lock_nodes_by_token([token for token, _ in items])
-    record_heartbeats([(nodes[token], heartbeat) for token, heartbeat in items
-                       if token in nodes])
-    return set(nodes)
 
 
 def submit(token: str, heartbeat: AgentHeartbeat) -> bool:
