@@ -17,8 +17,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_app, fresh_database, seed  # noqa: E402
-from instructions import HEARTBEAT  # noqa: E402
+from common import bench_app, fresh_database, seed
+from instructions import HEARTBEAT
 
 
 def trace(backend: str) -> None:
@@ -27,7 +27,7 @@ def trace(backend: str) -> None:
     wd = Path(tempfile.mkdtemp(prefix="vf-statements-"))
     app = bench_app(fresh_database(backend, "statements", wd), wd)
     seed(app, nodes=2, pipelines=3, state_dir=wd / "state")
-    token = sorted((wd / "state").glob("*/node-token"))[0].read_text()
+    token = min((wd / "state").glob("*/node-token")).read_text()
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
     pipelines = client.get("/api/agent/config", headers=headers).get_json()["pipelines"]

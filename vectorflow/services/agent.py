@@ -427,7 +427,7 @@ def _store_host_metrics(samples: dict[str, dict], now: datetime) -> None:
     refreshed = conn.execute(_METRICS_REFRESH, [
         {"node": node_id, "since": since, "sample": sample} for node_id, sample in samples.items()
     ]).rowcount
-    if any(key[0] is NodeMetric for key in db.session.identity_map.keys()):
+    if any(key[0] is NodeMetric for key in db.session.identity_map):
         _expire_loaded(NodeMetric, [id_ for _, id_ in conn.execute(  # loaded ones: rare
             _OPEN_METRICS, {"nodes": sorted(samples), "since": since})])
     if refreshed == len(samples):

@@ -81,7 +81,7 @@ class Collector:
                     if self._open is batch:
                         self._open = None  # closed: later heartbeats lead the next batch
                 self._write(batch)
-        except BaseException as err:  # answered to every request of the batch
+        except BaseException as err:  # noqa: BLE001 - answered to every request of the batch
             batch.error = err
         finally:
             batch.done.set()
@@ -107,7 +107,7 @@ class Collector:
         for index, item in enumerate(batch.items):  # one bad apple answers alone
             try:
                 batch.accepted |= transactions.run(lambda item=item: record_heartbeats_by_token([item]))
-            except Exception as err:
+            except Exception as err:  # noqa: BLE001 - answered to its request
                 batch.errors[index] = err
 
 
