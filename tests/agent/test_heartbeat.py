@@ -331,3 +331,30 @@ def test_a_heartbeat_with_nothing_running_completes_a_maintenance_drain(agent, w
     assert fresh(agent.node).drain_state == DrainState.DRAINING
     agent.heartbeat({"pipelines": [status(pipeline.id, "STOPPED")]})
     assert fresh(agent.node).drain_state == DrainState.DRAINED
+
+
+def test_a_group_commit_holding_two_heartbeats_of_one_node_applies_them_in_order(
+        make_agent, world):
+    from vectorflow.schemas.agent import AgentHeartbeat
+    from vectorflow.schemas.base import parse_body
+    from vectorflow.services.agent import record_heartbeats_by_token
+
+    pipeline = factories.make_pipeline(world.env, "a")
+    one, other = make_agent("node-1"), make_agent("node-2")
+    db.session.commit()
+
+    def beat(state):
+        return parse_body(AgentHeartbeat, {"pipelines": [status(pipeline.id, state)]})
+
+    matched = record_heartbeats_by_token([
+        (one.token, beat("RUNNING")), (other.token, beat("RUNNING")),
+        (one.token, beat("CRASHED")), ("vf_node_unknown", beat("RUNNING"))])
+    db.session.commit()
+    assert matched == {one.token, other.token}
+    assert statuses(one.node)[pipeline.id].status == ProcessStatus.CRASHED
+    assert statuses(other.node)[pipeline.id].status == ProcessStatus.RUNNING
+    moves = [(e.payload["from"], e.payload["to"]) for e in events("node.pipeline_status_changed")
+             if e.node_id == one.node.id]
+    assert moves == [(None, "RUNNING"), ("RUNNING", "CRASHED")]
+    assert fresh(one.node).status == NodeStatus.DEGRADED
+    assert fresh(other.node).status == NodeStatus.HEALTHY
