@@ -13,7 +13,13 @@ from collections import Counter
 import sqlalchemy as sa
 
 from vectorflow.extensions import db
-from vectorflow.models import Event, NodePipelineStatus, NodeStatus, NodeStatusEvent, VectorNode
+from vectorflow.models import (
+    Event,
+    NodePipelineStatus,
+    NodeStatus,
+    NodeStatusEvent,
+    VectorNode,
+)
 
 from .. import factories
 from .races import fire, statuses
