@@ -37,6 +37,7 @@ from .config_render import cached_environment_pipelines
 from .events import emit
 from .health import set_node_status
 from .maintenance import on_heartbeat as follow_maintenance_drain
+from .samples import record_batch as record_samples
 
 if TYPE_CHECKING:
     from ..schemas.agent import AgentEnrollRequest, AgentHeartbeat, AgentPipelineStatus
@@ -398,6 +399,7 @@ def record_heartbeat(node: VectorNode, heartbeat: AgentHeartbeat,
     changes = _replace_pipeline_statuses(node, heartbeat, existing, known, now)
     if heartbeat.host_metrics is not None:
         _store_host_metrics(node, heartbeat.host_metrics.sample(), now)
+    record_samples([(node.id, heartbeat, sorted(known))], now)  # the charts' series
     if any(r.status == ProcessStatus.CRASHED for r in heartbeat.pipelines
            if r.pipeline_id in known):
         moved = set_node_status(node, NodeStatus.DEGRADED, "a pipeline reported CRASHED")
