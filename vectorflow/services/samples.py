@@ -170,7 +170,7 @@ def _elapsed(prev: dict | None, now: datetime) -> float | None:
     if prev is None:
         return None
     seconds = (now - prev["sampled_at"]).total_seconds()
-    return seconds if 0 < seconds <= MAX_GAP.total_seconds() else None
+    return seconds if 0 <= seconds <= MAX_GAP.total_seconds() else None
 
 
 def _fold_host(row: dict, prev: dict | None, heartbeat: AgentHeartbeat, now: datetime) -> None:
