@@ -360,6 +360,16 @@ def sparklines(node_ids: Sequence[str], now: datetime | None = None) -> dict[str
     return out
 
 
+def visible_node_ids(principal, node_ids: Sequence[str]) -> list[str]:
+    """Return those of ``node_ids`` that ``principal`` may see (one query)."""
+    query = (sa.select(VectorNode.id).join(Environment, Environment.id == VectorNode.environment_id)
+             .where(VectorNode.id.in_(list(node_ids))))
+    team_ids = principal.team_ids()
+    if team_ids is not None:
+        query = query.where(Environment.team_id.in_(team_ids))
+    return list(db.session.scalars(query))
+
+
 def latest_host(node_id: str) -> dict | None:
     """Return the node card's numbers from the newest sample: the time of the latest
     heartbeat, rates (CPU, network) since the heartbeats before it in that bucket, gauges."""
