@@ -30,7 +30,6 @@ def _render(node, status=200, rename_form=None, update_form=None):
     return render_template(
         "nodes/show.html", node=node, environment=node.environment, statuses=statuses,
         latest=latest_versions(s.pipeline_id for s in statuses), metrics=samples.latest_host(node.id),
-        ranges=list(samples.RANGES),
         rename_form=rename_form or RenameForm(name=node.name),
         update_form=update_form or AgentUpdateForm(
             target_version=action.get("targetVersion", ""),

@@ -407,3 +407,4 @@ def init_app(app) -> None:
     if int(app.config["VECTORFLOW_SAMPLE_BUCKET_SECONDS"]) < 1:
         raise ValueError("VECTORFLOW_SAMPLE_BUCKET_SECONDS must be at least 1")
     register_sweep(prune_samples)
+    app.jinja_env.globals["chart_ranges"] = list(RANGES)  # the range picker's choices
