@@ -80,7 +80,7 @@
         scales: { x: { time: true }, y: panel.max ? { range: [0, panel.max] } : { range: function (u, min, max) { return [0, Math.max(max || 0, 1)]; } } },
         axes: [
           { stroke: "#64748b", grid: { stroke: "#e2e8f0" } },
-          { stroke: "#64748b", grid: { stroke: "#e2e8f0" }, size: 56,
+          { stroke: "#64748b", grid: { stroke: "#e2e8f0" }, size: panel.bytes ? 76 : 56,
             values: function (u, ticks) { return ticks.map(format); } }
         ],
         series: [{}].concat(panel.series.map(function (s) {
@@ -90,7 +90,16 @@
       };
       self.plots.push(new window.uPlot(opts, self.columns(name), holder));
     });
+    this.showLatest();
     this.mark();
+  };
+
+  // Without a cursor on the chart, the legends show the newest point's values.
+  Chart.prototype.showLatest = function () {
+    var n = this.data.t.length;
+    this.plots.forEach(function (plot) {
+      if (n && plot.cursor.left < 0) { plot.setLegend({ idx: n - 1 }); }
+    });
   };
 
   // What tests (and curious people) can read off the page: how many points, the newest.
@@ -124,6 +133,7 @@
       var name = self.block.querySelectorAll("[data-panel]")[i].getAttribute("data-panel");
       plot.setData(self.columns(name));
     });
+    this.showLatest();
     this.mark();
   };
 
