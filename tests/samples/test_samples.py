@@ -151,3 +151,14 @@ def test_a_deleted_node_takes_its_samples_along(fleet):
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PipelineSample)) == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(NodeSample)) == 0
+
+
+def test_a_clock_that_goes_back_folds_into_the_newest_bucket(fleet):
+    (node, _), pipeline = fleet
+    pid = pipeline.id
+    for seconds, total in ((50, 0), (80, 30), (20, 40)):  # the third from a slower clock
+        samples.record_batch([(node.id, beat([(pid, total, 0, 0)]), [pid])],
+                             T0 + timedelta(seconds=seconds))
+    rows = db.session.scalars(sa.select(NodeSample).order_by(NodeSample.bucket_start)).all()
+    assert [r.bucket_start for r in rows] == [T0, T0 + timedelta(seconds=60)]
+    assert sum(r.events_in for r in rows) == 40

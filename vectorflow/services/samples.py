@@ -148,8 +148,11 @@ def record_batch(items: Iterable[tuple[str, AgentHeartbeat, Sequence[str]]],
 
 def _next_row(prev: dict | None, bucket: datetime, now: datetime, key: dict
               ) -> tuple[dict, bool]:
-    """Return the row this heartbeat updates (a copy of the bucket's) and whether it is new."""
-    if prev is not None and prev["bucket_start"] == bucket:
+    """Return the row this heartbeat updates (a copy of the bucket's) and whether it is new.
+
+    A clock that went back (another server's) folds into the newest row: never an older one.
+    """
+    if prev is not None and prev["bucket_start"] >= bucket:
         return dict(prev), False
     row = {**key, "bucket_start": bucket, "sampled_at": now, "span": 0.0,
            "events_in": 0.0, "events_out": 0.0, "errors": 0.0}
@@ -170,7 +173,9 @@ def _elapsed(prev: dict | None, now: datetime) -> float | None:
     if prev is None:
         return None
     seconds = (now - prev["sampled_at"]).total_seconds()
-    return seconds if 0 <= seconds <= MAX_GAP.total_seconds() else None
+    if abs(seconds) > MAX_GAP.total_seconds():
+        return None
+    return max(seconds, 0.0)  # a clock behind the last one: the change counts, no time does
 
 
 def _fold_host(row: dict, prev: dict | None, heartbeat: AgentHeartbeat, now: datetime) -> None:
@@ -189,7 +194,7 @@ def _fold_host(row: dict, prev: dict | None, heartbeat: AgentHeartbeat, now: dat
     for column, key in {**_HOST_GAUGES, **_HOST_TOTALS}.items():
         if metrics.get(key) is not None:
             row[column] = float(metrics[key])
-    row["sampled_at"] = now
+    row["sampled_at"] = max(row["sampled_at"], now)
 
 
 def _fold_pipeline(prow: dict, node_row: dict, prev: dict | None, report, now: datetime) -> None:
@@ -205,7 +210,7 @@ def _fold_pipeline(prow: dict, node_row: dict, prev: dict | None, report, now: d
                 node_row[column] += change
         if total is not None:
             prow[f"last_{column}"] = float(total)
-    prow["sampled_at"] = now
+    prow["sampled_at"] = max(prow["sampled_at"], now)
 
 
 def _write(table, keys: tuple[str, ...], writes: Iterable[tuple[bool, dict]]) -> None:
