@@ -60,7 +60,7 @@ def register_wrappers(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from . import db_setup
     from .extensions import csrf, db, login_manager, migrate
-    from .services import config_render, events, heartbeats
+    from .services import config_render, events, heartbeats, samples
 
     db.init_app(app)
     db_setup.init_app(app)
@@ -71,6 +71,7 @@ def register_extensions(app: Flask) -> None:
     events.init_app(app)
     config_render.init_app(app)
     heartbeats.init_app(app)
+    samples.init_app(app)
 
     from . import live
 

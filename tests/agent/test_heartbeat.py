@@ -299,7 +299,8 @@ def test_a_steady_heartbeat_writes_the_node_its_statuses_and_its_metrics_once_ea
     with count_queries() as queries:
         agent.heartbeat(body)
     tables = sorted(s.split()[1].strip('"') for s in queries.writes)
-    assert tables == ["node_metrics", "node_pipeline_statuses", "vector_nodes"]
+    assert tables == ["node_metrics", "node_pipeline_statuses", "node_samples", "pipeline_samples",
+                      "vector_nodes"]
     assert {row.events_in for row in statuses(agent.node).values()} == {2}
     assert db.session.scalars(sa.select(NodeMetric.data)).all() == [{"loadAvg1": 2}]
 

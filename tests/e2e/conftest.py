@@ -131,7 +131,8 @@ def stack(tmp_path_factory):
                   enroll_token="", team_id="", env_id="")
     seed(stack)
     server = ServerProcess(database_url=stack.database_url, instance_path=base,
-                           env={"SECRET_KEY": "e2e-secret", "VECTORFLOW_SWEEP_INTERVAL": "1"},
+                           env={"SECRET_KEY": "e2e-secret", "VECTORFLOW_SWEEP_INTERVAL": "1",
+                                "VECTORFLOW_SAMPLE_BUCKET_SECONDS": "3"},
                            log_path=ARTIFACTS / "server.log").start()
     stack.server, stack.url = server, server.url
     fleet = Fleet(server.url, stack.enroll_token, 3, poll=1.0, push=True, prefix="edge",

@@ -121,7 +121,7 @@ def test_the_node_page_shows_the_banner_toggle_and_history(client, login_as, nod
     page = client.get(f"/nodes/{node.id}").get_data(as_text=True)
     banner = page[page.index('id="maintenance-banner"'):]
     banner = banner[:banner.index("</section>")]
-    for text in ("alice@example.com", "swap the PSU", "2099-05-06 07:08 UTC", "Draining"):
+    for text in ("alice@example.com", "swap the PSU", "2099-05-06 07:08 UTC", "Entering"):
         assert text in banner
     assert 'data-testid="maintenance-toggle"' in page and "Exit maintenance" in page
     history = page[page.index('id="maintenance-history"'):]

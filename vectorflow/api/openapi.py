@@ -13,7 +13,7 @@ from functools import cache
 
 from pydantic import BaseModel
 
-from ..schemas import agent, api
+from ..schemas import agent, api, samples
 from ..schemas.base import components, page_of, query_parameters, ref
 from ..schemas.fields import ID_PATTERN, INT64_MAX
 
@@ -134,6 +134,18 @@ PATHS: dict[str, dict[str, Operation]] = {
                                "maintenance and cleared once the agent reports the new version.",
                    response=api.Node, body=api.AgentUpdate, errors=(403, 404), tag="nodes"),
     },
+    "/api/v1/nodes/{node_id}/series": {
+        "get": op("A node's chart series: events in/out, errors, CPU, memory, network",
+                  description="Closed buckets only (the open one still moves), oldest first; "
+                              "rates per second. The event stream's samples.closed events "
+                              "carry each newly closed bucket.",
+                  response=samples.NodeSeries, query=samples.SeriesQuery, errors=(404,),
+                  tag="nodes"),
+    },
+    "/api/v1/nodes/sparklines": {
+        "get": op("Events in per second of many nodes over their last buckets",
+                  response=samples.Sparklines, query=samples.SparklinesQuery, tag="nodes"),
+    },
     "/api/v1/nodes/{node_id}/maintenance": {
         "post": op("Put a node into maintenance or take it out (ADMIN)",
                    description="A node in maintenance is sent no pipelines; its agent stops them "
@@ -152,6 +164,11 @@ PATHS: dict[str, dict[str, Operation]] = {
         "post": op("Create a pipeline (EDITOR); it runs nowhere until deployed",
                    response=api.Pipeline, status=201, body=api.CreatePipeline,
                    errors=(403, 404, 409), tag="pipelines"),
+    },
+    "/api/v1/pipelines/{pipeline_id}/series": {
+        "get": op("A pipeline's chart series: events in/out and errors summed over its nodes",
+                  response=samples.PipelineSeries, query=samples.SeriesQuery, errors=(404,),
+                  tag="pipelines"),
     },
     "/api/v1/pipelines/{pipeline_id}": {
         "get": op("Show a pipeline with its draft", response=api.Pipeline, errors=(404,),

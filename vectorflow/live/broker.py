@@ -38,7 +38,8 @@ class Scope:
             return False
         if self.environment_id is not None and ev.environment_id != self.environment_id:
             return False
-        return self.node_id is None or ev.node_id == self.node_id
+        return (self.node_id is None or ev.node_id == self.node_id
+                or self.node_id in ev.node_ids)
 
 
 @dataclass

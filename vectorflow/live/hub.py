@@ -41,8 +41,14 @@ class LiveEvent:
     message: bytes = b""
     # Per-consumer renderings (e.g. the agent push message), computed once per process.
     memo: dict[str, Any] = field(default_factory=dict)
+    # An event about several nodes (samples.closed) names them in its payload's "nodeIds":
+    # a stream filtered to one of them gets it too.
+    node_ids: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
+        many = (self.payload or {}).get("nodeIds")
+        if isinstance(many, list):
+            self.node_ids = frozenset(i for i in many if isinstance(i, str))
         self.data = json.dumps({
             "id": self.id,
             "type": self.type,

@@ -50,6 +50,12 @@ def maintenance_history(node: VectorNode, limit: int = 20):
     return service.history(node, limit)
 
 
+@bp.app_template_global("maintenance_phase")
+def maintenance_phase(node: VectorNode) -> service.Phase | None:
+    """Return where the node is in maintenance (services.maintenance.PHASES), or None."""
+    return service.phase_of(node)
+
+
 def confirm_page(node: VectorNode, enabled: bool, back: str, **context) -> str:
     """Render the confirmation page (the toggle without JavaScript, and its form errors)."""
     return render_template("maintenance/confirm.html", node=node, enabled=enabled, next=back,

@@ -21,6 +21,7 @@ from .maintenance import (
     MaintenanceWindowRun,
 )
 from .pipelines import LogLevel, NodePipelineStatus, Pipeline, PipelineVersion, ProcessStatus, Secret
+from .samples import NodeSample, PipelineSample
 from .settings import SystemSettings
 from .tokens import ApiToken
 
@@ -28,7 +29,7 @@ __all__ = [
     "Alert", "AlertRule", "NotificationChannel", "NotificationDelivery",
     "ApiToken", "AuditLog", "DeploymentMode", "DrainState", "Environment", "Event", "ExitKind",
     "LogLevel", "MaintenancePeriod", "MaintenanceWindow", "MaintenanceWindowRun", "NodeMetric",
-    "NodePipelineStatus", "NodeStatus", "NodeStatusEvent", "Pipeline", "PipelineVersion",
-    "ProcessStatus", "Role", "Secret", "SecretBackend", "SystemSettings", "Team", "TeamMember",
+    "NodePipelineStatus", "NodeSample", "NodeStatus", "NodeStatusEvent", "Pipeline", "PipelineVersion",
+    "PipelineSample", "ProcessStatus", "Role", "Secret", "SecretBackend", "SystemSettings", "Team", "TeamMember",
     "User", "UserSession", "VectorNode", "utcnow",
 ]

@@ -6,63 +6,18 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..guards import get_node_or_404, require_login
 from ..live import live_page
-from ..models import NodeMetric, NodePipelineStatus, Pipeline, Role
+from ..models import NodePipelineStatus, Pipeline, Role
 from ..services import ServiceError
 from ..services import nodes as node_service
+from ..services import samples
 from ..services.pipelines import latest_versions
 from ..teams.forms import EmptyForm
-from ..templating import numbers
 from . import bp
 from ..transactions import attempt
 from .forms import AgentUpdateForm, RenameForm
 
 UPDATE_FIELDS = {"targetVersion": "target_version", "downloadUrl": "download_url",
                  "checksum": "checksum"}
-
-
-def host_metrics(node_id: str) -> dict | None:
-    """Summarise the latest host metrics; rates (CPU, network) need the sample before it."""
-    samples = db.session.scalars(
-        sa.select(NodeMetric).where(NodeMetric.node_id == node_id)
-        .order_by(NodeMetric.created_at.desc(), NodeMetric.id.desc()).limit(2)
-    ).all()
-    if not samples:
-        return None
-    now, before = samples[0], samples[1] if len(samples) > 1 else None
-    # Only the finite numbers an agent sent: the sums below cannot overflow or mix types.
-    data, prev = numbers(now.data), numbers(before.data) if before else {}
-    elapsed = (now.created_at - before.created_at).total_seconds() if before else 0
-
-    def share(used, total):
-        used, total = data.get(used), data.get(total)
-        if used is not None and total is not None and total > 0:
-            return {"used": used, "total": total, "pct": round(100 * used / total, 1)}
-        return None
-
-    def delta(key):
-        a, b = data.get(key), prev.get(key)
-        if a is not None and b is not None and a >= b:
-            return a - b
-        return None
-
-    cpu = None
-    d_total, d_idle = delta("cpuSecondsTotal"), delta("cpuSecondsIdle")
-    if d_total is not None and d_idle is not None and d_total > 0:
-        cpu = round(max(0.0, min(100.0, 100 * (1 - d_idle / d_total))), 1)
-    rates = {}
-    if elapsed > 0:
-        for key in ("netRxBytes", "netTxBytes"):
-            d = delta(key)
-            rates[key] = d / elapsed if d is not None else None
-    return {
-        "at": now.created_at,
-        "cpu_pct": cpu,
-        "load": [data.get(k) for k in ("loadAvg1", "loadAvg5", "loadAvg15")],
-        "memory": share("memoryUsedBytes", "memoryTotalBytes"),
-        "disk": share("fsUsedBytes", "fsTotalBytes"),
-        "net_rx": data.get("netRxBytes"), "net_tx": data.get("netTxBytes"),
-        "net_rx_rate": rates.get("netRxBytes"), "net_tx_rate": rates.get("netTxBytes"),
-    }
 
 
 def _render(node, status=200, rename_form=None, update_form=None):
@@ -74,7 +29,7 @@ def _render(node, status=200, rename_form=None, update_form=None):
     action = node.pending_action or {}
     return render_template(
         "nodes/show.html", node=node, environment=node.environment, statuses=statuses,
-        latest=latest_versions(s.pipeline_id for s in statuses), metrics=host_metrics(node.id),
+        latest=latest_versions(s.pipeline_id for s in statuses), metrics=samples.latest_host(node.id),
         rename_form=rename_form or RenameForm(name=node.name),
         update_form=update_form or AgentUpdateForm(
             target_version=action.get("targetVersion", ""),

@@ -39,6 +39,7 @@ from .config_render import cached_environment_pipelines
 from .events import emit
 from .health import set_node_status
 from .maintenance import on_heartbeat as follow_maintenance_drain
+from .samples import record_batch as record_samples
 
 if TYPE_CHECKING:
     from ..schemas.agent import AgentEnrollRequest, AgentHeartbeat, AgentPipelineStatus
@@ -581,6 +582,8 @@ def _record_batch(beats: list[Beat], now: datetime) -> None:
     changes_of = _replace_pipeline_statuses(beats, existing, known, now)
     _store_host_metrics({beat.id: beat.heartbeat.host_metrics.sample() for beat in beats
                          if beat.heartbeat.host_metrics is not None}, now)
+    record_samples([(beat.id, beat.heartbeat, sorted(known[beat.id])) for beat in beats],
+                   now)  # the charts' series
 
     after = {beat.id: _status_after(beat, known[beat.id]) for beat in beats}
     _load_nodes([beat for beat in beats

@@ -333,6 +333,58 @@ def leave_for_window(node: VectorNode, window: MaintenanceWindow, now: datetime,
     _leave(node, actor or Actor.system(), kind, None, now=now, window=window)
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One step of a node's way through maintenance, in the words every page uses."""
+
+    key: str
+    label: str  # the badge beside "Maintenance", the pipelines table's heading note
+    banner: str  # what the node page's banner says about the node's pipelines
+    pipelines: str  # what the node page's pipelines table says about a reported status
+
+
+# The one maintenance vocabulary: the node header, the banner and the node's pipelines table
+# read it from here (templates/macros/maintenance.html).
+PHASES = {
+    "entering": Phase("entering", "Entering",
+                      "Its agent is told to stop every pipeline on its next poll; it has not "
+                      "reported since maintenance began.",
+                      "As last reported, before maintenance began"),
+    "draining": Phase("draining", "Draining",
+                      "Its agent is stopping its pipelines; those below still report running.",
+                      "Being stopped for maintenance"),
+    "drained": Phase("drained", "Drained",
+                     "Every pipeline on it is stopped. They start again when maintenance ends.",
+                     "Stopped for maintenance"),
+    "leaving": Phase("leaving", "Leaving",
+                     "Maintenance ended: its agent starts its pipelines on its next poll.",
+                     "As last reported, before maintenance ended"),
+    "resuming": Phase("resuming", "Resuming",
+                      "Maintenance ended: waiting for its pipelines to report running.",
+                      "Starting again after maintenance"),
+}
+
+
+def phase_of(node: VectorNode) -> Phase | None:
+    """Return where ``node`` is in maintenance, or None when it is plainly outside it.
+
+    Entering and leaving last until the agent's first heartbeat after the switch; resuming
+    ends with the first heartbeat reporting a pipeline RUNNING (``on_heartbeat``).
+    """
+    heard = node.last_heartbeat
+    if node.maintenance_mode:
+        if node.drain_state == DrainState.DRAINING:
+            since = node.maintenance_mode_at
+            return PHASES["entering" if since and (heard is None or heard < since)
+                          else "draining"]
+        return PHASES["drained"]
+    if node.drain_state != DrainState.RESUMING:
+        return None
+    last = next(iter(history(node, 1)), None)  # only while resuming: one indexed read
+    left = last.left_at if last is not None else None
+    return PHASES["leaving" if left and (heard is None or heard < left) else "resuming"]
+
+
 def on_heartbeat(node: VectorNode, reported_statuses: Iterable) -> None:
     """Follow the drain from what a heartbeat reports (statuses, or dicts with ``status``).
 

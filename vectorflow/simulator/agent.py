@@ -305,11 +305,12 @@ class SimAgent:
         load = max(0.0, self.host_base["load"] + 0.3 * math.sin(up / 120 + self.index))
         fs_total = self.host_base["fsTotalBytes"]
         fs_used = int(fs_total * 0.4) + int(up * 1000)
-        cpu_total = up * 2
+        cpu_total = up * 2  # two cores; busy time grows at 0.3-0.7 of them, never backwards
+        busy = up * (0.6 + 0.1 * (self.index % 4)) + 20 * math.sin(up / 120 + self.index)
         return {
             "memoryTotalBytes": total, "memoryUsedBytes": used, "memoryFreeBytes": total - used,
             "cpuSecondsTotal": round(cpu_total, 1),
-            "cpuSecondsIdle": round(cpu_total * (1 - min(load, 2) / 2.5), 1),
+            "cpuSecondsIdle": round(cpu_total - busy, 1),
             "loadAvg1": round(load, 2), "loadAvg5": round(load * 0.9, 2),
             "loadAvg15": round(load * 0.8, 2),
             "fsTotalBytes": fs_total, "fsUsedBytes": fs_used, "fsFreeBytes": fs_total - fs_used,
