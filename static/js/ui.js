@@ -82,6 +82,18 @@
     if (rows && box.checked) { rows.checked = true; }
   });
 
+  // Teams: a member's role select enables its "Change" button only when another role is picked.
+  function syncRoleForm(form) {
+    var select = form.querySelector("select[data-current]");
+    var save = form.querySelector("[data-role-save]");
+    if (select && save) { save.hidden = select.value === select.getAttribute("data-current"); }
+  }
+  document.querySelectorAll("form[data-role-form]").forEach(syncRoleForm);
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest("form[data-role-form]");
+    if (form) { syncRoleForm(form); }
+  });
+
   document.addEventListener("change", function (event) {
     var field = event.target.closest("[data-autosubmit]");
     if (field && field.form) { field.form.requestSubmit ? field.form.requestSubmit() : field.form.submit(); }

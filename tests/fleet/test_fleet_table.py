@@ -272,3 +272,9 @@ def test_prune_follows_the_role_table(client, login_as, fleet, kind):
     response = call(client, login_as, kind, "POST", "/fleet/prune",
                     {"node": fleet["old-1"].id, "days": "30"})
     check(response, kind, Role.ADMIN, 200)
+
+
+def test_the_favicon_is_served_to_anyone(client, app):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert b"<svg" in response.data

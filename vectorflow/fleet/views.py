@@ -3,7 +3,17 @@ with the overview strip, bulk maintenance and pruning (each previewed before it 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import flash, g, has_request_context, redirect, render_template, request, url_for
+from flask import (
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -68,6 +78,13 @@ def index():
         running=fleet_service.running_by_node(page.items),
         admin=_is_admin(), statuses=fleet_service.STATUSES,
     ), 400 if f.problems else 200
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Answer browsers and tools that ask for /favicon.ico with the SVG icon (no 404 per page)."""
+    return send_from_directory(current_app.static_folder, "favicon.svg",
+                               mimetype="image/svg+xml", max_age=86400)
 
 
 @bp.get("/fleet/rows/<node_id>")
