@@ -43,7 +43,8 @@ def test_prune_by_labels_deletes_each_node_with_an_audit_row(api, world, nodes):
     assert [n["id"] for n in body["nodes"]] == [nodes["gone-1"]]
     assert remaining() == {"gone-2", "live-1", "theirs"}
     row = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "node.pruned"))
-    assert (row.entity_id, row.details, row.before["name"]) == (nodes["gone-1"], {"olderThanDays": 30}, "gone-1")
+    assert (row.entity_id, row.details, row.before["name"]) == (
+        nodes["gone-1"], {"nodeName": "gone-1", "olderThanDays": 30}, "gone-1")
 
 
 def test_prune_by_ids_keeps_a_node_seen_within_the_period(api, nodes):

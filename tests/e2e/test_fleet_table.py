@@ -178,7 +178,7 @@ def test_no_sideways_scroll_on_a_phone(browser, login, stack, admin_token, shot,
 def test_the_audit_page_fits_a_laptop_screen_with_checksums_in_it(login, stack, shot):
     page = login("ADMIN", "/audit/")
     page.set_viewport_size({"width": 1440, "height": 900})
-    expect(page.locator("#audit-table")).to_contain_text("sha256")
+    expect(page.locator("#audit-table")).to_contain_text("configSha256")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1440
     when = page.locator("#audit-table td.audit-when").first
     assert when.evaluate("el => el.getClientRects().length && el.firstElementChild.getClientRects().length") == 1

@@ -245,7 +245,8 @@ def test_prune_previews_then_deletes_nodes_unseen_for_n_days_with_an_audit_row_e
     assert db.session.get(VectorNode, old_id) is None
     rows = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "node.pruned")).all()
     assert sorted(r.entity_id for r in rows) == sorted(ids)
-    assert all(r.details == {"olderThanDays": 7} for r in rows)
+    assert sorted(r.details["nodeName"] for r in rows) == ["old-1", "old-2"]
+    assert all(r.details["olderThanDays"] == 7 for r in rows)
 
 
 def test_prune_keeps_a_ticked_node_that_was_seen_recently(client, login_as, fleet, db):

@@ -190,7 +190,7 @@ def prune_nodes(nodes: Iterable[VectorNode], days: int, *, dry_run: bool = False
                environment_id=env.id, actor=actor,
                before={"name": node.name, "host": node.host, "environment": env.name,
                        "lastSeen": node.last_seen.isoformat() if node.last_seen else None},
-               details={"olderThanDays": days})
+               details={"nodeName": node.name, "olderThanDays": days})
         emit("node.deleted", team_id=env.team_id, environment_id=env.id, node_id=node.id,
              payload={"name": node.name})
         db.session.delete(node)
