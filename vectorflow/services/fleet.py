@@ -269,16 +269,24 @@ def filtered_query(principal, f: FleetFilter, cutoff: datetime,
 
 # ---------------------------------------------------------------- counts
 
-def status_counts(query: sa.Select, cutoff: datetime) -> dict[str, int]:
-    """Count the nodes of ``query`` by shown status (MAINTENANCE its own), in one query."""
+def status_counts(query: sa.Select, cutoff: datetime,
+                  newest: dict[str, int] | None = None) -> tuple[dict[str, int], int, int]:
+    """Count the nodes of ``query`` by shown status (MAINTENANCE its own), and those with drift
+    (against ``newest``) and with errors, in one pass over the nodes."""
     stale = stale_clause(cutoff)
+
+    def flagged(clause):
+        return sa.func.sum(sa.case((clause, 1), else_=0))
+
     rows = db.session.execute(
         query.order_by(None).with_only_columns(
-            VectorNode.maintenance_mode, VectorNode.status, stale, sa.func.count())
+            VectorNode.maintenance_mode, VectorNode.status, stale, sa.func.count(),
+            flagged(drift_clause(newest or {})), flagged(errors_clause()))
         .group_by(VectorNode.maintenance_mode, VectorNode.status, stale)
     )
     counts = {status: 0 for status in STATUSES}
-    for maintenance, status, is_stale, count in rows:
+    drift = errors = 0
+    for maintenance, status, is_stale, count, drifted, failing in rows:
         if maintenance:
             shown = MAINTENANCE
         elif status in LIVE and is_stale:
@@ -286,7 +294,9 @@ def status_counts(query: sa.Select, cutoff: datetime) -> dict[str, int]:
         else:
             shown = NodeStatus(status).value
         counts[shown] += count
-    return counts
+        drift += int(drifted or 0)
+        errors += int(failing or 0)
+    return counts, drift, errors
 
 
 @dataclass
@@ -302,12 +312,6 @@ class Overview:
     @property
     def total(self) -> int:
         return sum(self.statuses.values())
-
-
-def _count(query: sa.Select) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(query.order_by(None).with_only_columns(
-            VectorNode.id).subquery())) or 0
 
 
 class RunningCache:
@@ -374,9 +378,9 @@ def overview(principal, f: FleetFilter, cutoff: datetime, newest: dict[str, int]
     scope = (None if ids is None else tuple(sorted(ids)), f.env, f.q, f.selector,
              tuple(sorted(newest.items())))
     running, expected = running_cache().get(scope, lambda: running_and_expected(base, newest))
-    return Overview(statuses=status_counts(base, cutoff), running=running, expected=expected,
-                    drift=_count(base.where(drift_clause(newest))),
-                    errors=_count(base.where(errors_clause())))
+    statuses, drift, errors = status_counts(base, cutoff, newest)
+    return Overview(statuses=statuses, running=running, expected=expected, drift=drift,
+                    errors=errors)
 
 
 @dataclass(frozen=True)
