@@ -77,6 +77,11 @@ def run(backend: str, args) -> list[list[str]]:
         ("fleet, page 100", "/?page=100"),
         ("fleet, search", "/?q=sim-0999"),
         ("fleet, status filter", f"/?env={seeded.env_id}&status=HEALTHY&page=50"),
+        ("fleet, maintenance filter", "/?status=MAINTENANCE"),
+        ("fleet, drift filter", "/?drift=1"),
+        ("fleet, errors filter", "/?errors=1"),
+        ("fleet, label selector", "/?selector=role%3Dedge"),
+        ("fleet, sorted by last seen", "/?sort=-seen&page=20"),
         ("matrix, page 1", f"/matrix/{seeded.env_id}"),
         ("matrix, last page", f"/matrix/{seeded.env_id}?page=100000"),
     ]

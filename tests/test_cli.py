@@ -74,3 +74,19 @@ def test_init_creates_a_first_admin_once(runner, db, app):
     assert second.exit_code == 0
     assert "admin login: admin@example.com" in second.output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
+
+
+def test_simulate_takes_its_enrollment_token_from_a_file_or_the_environment_never_argv(
+        runner, db, tmp_path, monkeypatch):
+    from vectorflow.cli.simulate import enrollment_token
+
+    monkeypatch.delenv("VF_TOKEN", raising=False)
+    on_argv = runner.invoke(args=["simulate", "--url", "http://127.0.0.1:9", "--token", "vf_x"])
+    assert on_argv.exit_code == 2 and "No such option '--token'" in on_argv.output
+    missing = runner.invoke(args=["simulate", "--url", "http://127.0.0.1:9"])
+    assert missing.exit_code == 2 and "--token-file PATH or in $VF_TOKEN" in missing.output
+    path = tmp_path / "token"
+    path.write_text("vf_enroll_abc\n")
+    assert enrollment_token(str(path)) == "vf_enroll_abc"
+    monkeypatch.setenv("VF_TOKEN", "vf_enroll_env")
+    assert enrollment_token(None) == "vf_enroll_env"

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from jinja2.filters import do_filesizeformat
 
 from . import guards
+from .text import text_problem
 from .models import Role
 
 
@@ -100,3 +101,4 @@ def init_app(app) -> None:
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.globals["can"] = guards.can
     app.jinja_env.globals["Role"] = Role
+    app.jinja_env.tests["clean_text"] = lambda value: not text_problem(str(value))

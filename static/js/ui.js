@@ -50,6 +50,50 @@
       if (parent) { event.preventDefault(); parent.close(); }
     }
   });
+  // Until presets: fill the datetime-local field with now + N minutes (local time); "" clears it.
+  function localValue(date) {
+    var pad = function (n) { return String(n).padStart(2, "0"); };
+    return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) +
+      "T" + pad(date.getHours()) + ":" + pad(date.getMinutes());
+  }
+  document.addEventListener("click", function (event) {
+    var preset = event.target.closest("[data-until-preset]");
+    if (!preset) { return; }
+    var field = preset.closest("form") && preset.closest("form").querySelector("[data-until-local]");
+    if (!field) { return; }
+    var minutes = preset.getAttribute("data-until-preset");
+    field.value = minutes ? localValue(new Date(Date.now() + Number(minutes) * 60000)) : "";
+    field.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+  // Any form with a local until field sends it as UTC ISO 8601 (the server reads `until` first).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var local = form.querySelector && form.querySelector("[data-until-local]");
+    var utc = form.querySelector && form.querySelector("[data-until-utc]");
+    if (!local || !utc) { return; }
+    var when = local.value ? new Date(local.value) : null;
+    utc.value = when && !isNaN(when.getTime()) ? when.toISOString() : "";
+  }, true);
+  // Fleet table: the bulk bar's scope follows the selection (ticking a row selects "Selected rows").
+  document.addEventListener("change", function (event) {
+    var box = event.target.closest('input[type="checkbox"][form="bulk-form"]');
+    if (!box) { return; }
+    var rows = document.querySelector('#bulk-form input[name="scope"][value="ids"]');
+    if (rows && box.checked) { rows.checked = true; }
+  });
+
+  // Teams: a member's role select enables its "Change" button only when another role is picked.
+  function syncRoleForm(form) {
+    var select = form.querySelector("select[data-current]");
+    var save = form.querySelector("[data-role-save]");
+    if (select && save) { save.hidden = select.value === select.getAttribute("data-current"); }
+  }
+  document.querySelectorAll("form[data-role-form]").forEach(syncRoleForm);
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest("form[data-role-form]");
+    if (form) { syncRoleForm(form); }
+  });
+
   document.addEventListener("change", function (event) {
     var field = event.target.closest("[data-autosubmit]");
     if (field && field.form) { field.form.requestSubmit ? field.form.requestSubmit() : field.form.submit(); }

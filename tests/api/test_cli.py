@@ -87,7 +87,9 @@ def test_nodes_list_prints_a_table_or_json(runner, world):
     assert table[0].split()[:4] == ["ID", "NAME", "ENVIRONMENT", "STATUS"]
     assert any("web-1" in line and "1/1 running" in line and "role=web" in line for line in table)
     only_prod = runner.invoke(args=["nodes", "list", "--env", "production", "--json"])
-    assert [n["name"] for n in json.loads(only_prod.output)] == ["web-1"]
+    listed = json.loads(only_prod.output)  # the representation of GET /api/v1/nodes
+    assert set(listed) == {"items", "nextCursor"} and listed["nextCursor"] is None
+    assert [n["name"] for n in listed["items"]] == ["web-1"]
     unknown = runner.invoke(args=["nodes", "list", "--env", "nowhere"])
     assert unknown.exit_code == 1 and "no environment" in unknown.output
 

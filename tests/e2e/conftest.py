@@ -227,3 +227,20 @@ class Shots:
 @pytest.fixture
 def shot(request):
     return Shots(request.node.name)
+
+
+@pytest.fixture(scope="session")
+def admin_token(stack):
+    """A personal API token of the stack's team ADMIN."""
+    import sqlalchemy as sa
+
+    from tests import factories
+    from vectorflow.extensions import db
+    from vectorflow.models import User
+
+    app = stack.app()
+    with app.app_context():
+        admin = db.session.scalar(sa.select(User).where(User.email == stack.users["ADMIN"]))
+        token = factories.make_api_token(admin)
+        db.engine.dispose()
+    return token

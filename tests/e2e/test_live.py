@@ -4,26 +4,9 @@ from __future__ import annotations
 import re
 
 import httpx
-import pytest
-import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from tests import factories
-
 from .conftest import wait_for
-
-
-@pytest.fixture(scope="module")
-def admin_token(stack):
-    from vectorflow.extensions import db
-    from vectorflow.models import User
-
-    app = stack.app()
-    with app.app_context():
-        admin = db.session.scalar(sa.select(User).where(User.email == stack.users["ADMIN"]))
-        token = factories.make_api_token(admin)
-        db.engine.dispose()
-    return token
 
 
 def rename(stack, token, node_id, name):

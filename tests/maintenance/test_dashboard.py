@@ -99,7 +99,7 @@ def test_the_row_fragment_shows_the_new_state_and_the_exit_toggle(client, login_
     row = client.get(f"/fleet/rows/{node.id}").get_data(as_text=True)
     assert 'data-testid="maintenance-badge"' in row
     assert 'data-maintenance-state="on"' in row and "Exit maintenance" in row
-    assert f'data-maintenance-refresh="/fleet/rows/{node.id}"' in row
+    assert f'data-maintenance-refresh="/fleet/rows/{node.id}?back=' in row  # keeps its page
     assert "Leave maintenance: edge-1?" in row  # leaving asks for confirmation too
 
 

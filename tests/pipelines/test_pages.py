@@ -211,3 +211,22 @@ def test_the_team_page_links_each_environment_to_its_pipelines_and_secrets(clien
     page = client.get(f"/teams/{world.team.id}").get_data(as_text=True)
     assert f"/environments/{world.env.id}/pipelines" in page
     assert f"/environments/{world.env.id}/secrets" in page
+
+
+def test_the_pipelines_menu_lists_pipelines_with_where_they_run(client, login_as, world, db):
+    from vectorflow.models import NodePipelineStatus, ProcessStatus
+
+    logs = factories.make_pipeline(world.env, "app-logs")
+    factories.make_pipeline(world.env, "draft-only", deployed=False, versions=0)
+    factories.make_pipeline(world.other_env, "their-logs")
+    for i in range(2):
+        node, _ = factories.make_node(world.env, f"n{i}")
+        if i == 0:
+            db.session.add(NodePipelineStatus(node_id=node.id, pipeline_id=logs.id, version=1,
+                                              status=ProcessStatus.RUNNING))
+    db.session.commit()
+    login_as("VIEWER")
+    page = client.get("/pipelines").get_data(as_text=True)
+    rows = re.findall(r'<tr data-pipeline-id="\w+">\s*<td><a [^>]*>([^<]+)</a>', page)
+    assert rows == ["app-logs", "draft-only"]
+    assert "1/2 nodes" in page and "their-logs" not in page

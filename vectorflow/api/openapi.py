@@ -158,6 +158,13 @@ PATHS: dict[str, dict[str, Operation]] = {
                    response=api.BulkMaintenanceResult, body=api.BulkMaintenance,
                    errors=(403, 404, 409), tag="nodes"),
     },
+    "/api/v1/nodes/prune": {
+        "post": op("Delete nodes unseen for more than N days (ADMIN)",
+                   description="Each deleted node is audited as node.pruned; a node seen again "
+                               "since is kept. dryRun lists what would be deleted.",
+                   response=api.PruneResult, body=api.PruneNodes, errors=(403, 404),
+                   tag="nodes"),
+    },
     "/api/v1/pipelines": {
         "get": op("List pipelines", response=page_of(api.Pipeline), query=api.ListPipelines,
                   errors=(404,), tag="pipelines"),

@@ -63,7 +63,7 @@ def demo_command(serve, host, port, agents, poll, crash_rate):
     if not serve:
         click.echo(f"demo: enrollment token in {token_file}; simulate agents with\n"
                    f"  vectorflow simulate --url http://{host}:{port} "
-                   f"--token \"$(cat {token_file})\" --agents {agents or 12}")
+                   f"--token-file {token_file} --agents {agents or 12}")
         return
     state_dir = instance / "demo-agents" / seed.environment.id
     db.session.remove()

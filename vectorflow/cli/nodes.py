@@ -82,8 +82,9 @@ def nodes_list(env_ref, as_json):
         query = query.where(VectorNode.environment_id == find_environment_or_fail(env_ref).id)
     rows = db.session.scalars(query).all()
     cutoff = unreachable_cutoff()
-    if as_json:
-        echo_json([Node.of(n, cutoff=cutoff).as_json() for n in rows])
+    if as_json:  # the representation of GET /api/v1/nodes (one page holding every node)
+        echo_json({"items": [Node.of(n, cutoff=cutoff).as_json() for n in rows],
+                   "nextCursor": None})
         return
     echo_table(["id", "name", "environment", "status", "last seen", "agent", "pipelines", "labels"],
                [node_row(n, cutoff) for n in rows], empty="no nodes")
@@ -97,6 +98,43 @@ def node_row(node: VectorNode, cutoff) -> list:
     return [node.id, node.name, node.environment.name, status, when(node.last_seen),
             node.agent_version or "-", f"{running}/{len(node.pipeline_statuses)} running",
             labels or "-"]
+
+
+@nodes.command("prune")
+@click.option("--days", type=click.IntRange(1, 3650), required=True,
+              help="Delete nodes unseen for more than this many days.")
+@click.option("--env", "env_ref", default=None, help="Only this environment (name or id).")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
+              help="Only nodes with this label; repeat for several (all must match).")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted, delete nothing.")
+@with_appcontext
+def nodes_prune(days, env_ref, labels, dry_run):
+    """Delete nodes unseen for more than --days days (each audited as node.pruned)."""
+    from ..services.fleet import SelectorError, parse_selector
+    from ..services.nodes import label_clauses, prune_cutoff, prune_nodes, unseen_since
+
+    try:
+        wanted = parse_selector(",".join(labels))
+    except SelectorError as err:
+        raise click.BadParameter(str(err), param_hint="--label") from None
+    query = (sa.select(VectorNode).where(unseen_since(prune_cutoff(days)), *label_clauses(wanted))
+             .order_by(VectorNode.name, VectorNode.id))
+    if env_ref:
+        query = query.where(VectorNode.environment_id == find_environment_or_fail(env_ref).id)
+    candidates = list(db.session.scalars(query))
+
+    def prune():
+        result = prune_nodes(candidates, days, dry_run=dry_run, actor=Actor.cli())
+        # Read before the commit: deleted rows cannot be loaded after it.
+        return ([(n.name, n.environment.name, when(n.last_seen)) for n in result.pruned],
+                len(result.kept))
+
+    pruned, kept = commit_or_fail(prune)
+    verb = "would delete" if dry_run else "deleted"
+    for name, env, seen in pruned:
+        click.echo(f"{verb} {name} ({env}, last seen {seen})")
+    click.echo(f"{len(pruned)} node{'' if len(pruned) == 1 else 's'} {verb}"
+               + (f"; {kept} kept (seen since)" if kept else ""))
 
 
 @nodes.command("show")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import time
@@ -34,7 +35,9 @@ class Duration(click.ParamType):
 
 @click.command("simulate")
 @click.option("--url", required=True, help="Server URL, e.g. http://127.0.0.1:5000")
-@click.option("--token", required=True, envvar="VF_TOKEN", help="Enrollment token ($VF_TOKEN).")
+@click.option("--token-file", type=click.Path(dir_okay=False, exists=True),
+              help="File holding the enrollment token; or set $VF_TOKEN. Never on the command "
+                   "line, where ps shows it to every user.")
 @click.option("--agents", default=10, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--poll", default="15s", show_default=True, type=Duration(),
               help="Local poll interval; the server's pollIntervalMs replaces it once known.")
@@ -54,11 +57,12 @@ class Duration(click.ParamType):
               help="Size of the shared HTTP connection pool for polls and heartbeats.")
 @click.option("--progress", default="10s", show_default=True, type=Duration(),
               help="Print a progress line this often (0 to disable).")
-def simulate_command(url, token, agents, poll, crash_rate, duration, state_dir, push, prefix,
+def simulate_command(url, token_file, agents, poll, crash_rate, duration, state_dir, push, prefix,
                      first_index, ramp, connections, progress):
     """Run N simulated vf-agents that enroll, poll, run pipelines and heartbeat."""
     from ..simulator.fleet import Fleet, tune_gc
 
+    token = enrollment_token(token_file)
     fleet = Fleet(url, token, agents, poll=poll, crash_rate=crash_rate, state_dir=state_dir,
                   push=push, prefix=prefix, first_index=first_index, ramp=ramp,
                   connections=connections)
@@ -69,6 +73,20 @@ def simulate_command(url, token, agents, poll, crash_rate, duration, state_dir, 
     asyncio.run(_run(fleet, duration, progress))
     elapsed = time.monotonic() - started
     click.echo(fleet.stats.report(f"\nafter {elapsed:.0f}s with {agents} agents:"))
+
+
+def enrollment_token(token_file: str | None) -> str:
+    """Return the enrollment token from ``token_file`` or $VF_TOKEN (never argv)."""
+    if token_file:
+        with open(token_file, encoding="utf-8") as fh:
+            token = fh.read().strip()
+        where = token_file
+    else:
+        token, where = os.environ.get("VF_TOKEN", "").strip(), "$VF_TOKEN"
+    if not token:
+        raise click.UsageError("give the enrollment token with --token-file PATH or in $VF_TOKEN"
+                               if where == "$VF_TOKEN" else f"{where} is empty")
+    return token
 
 
 async def _run(fleet, duration: float | None, progress: float) -> None:

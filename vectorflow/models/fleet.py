@@ -76,12 +76,12 @@ class VectorNode(db.Model):
     environment_id: Mapped[str] = mapped_column(
         sa.ForeignKey("environments.id", ondelete="CASCADE"), index=True
     )
-    name: Mapped[str] = mapped_column(sa.String(253))
+    name: Mapped[str] = mapped_column(sa.String(253), index=True)
     host: Mapped[str] = mapped_column(sa.String(253))
     status: Mapped[NodeStatus] = mapped_column(
         sa.Enum(NodeStatus, name="node_status"), default=NodeStatus.UNKNOWN
     )
-    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     last_heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     agent_version: Mapped[str | None] = mapped_column(sa.String(100))

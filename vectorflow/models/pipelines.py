@@ -83,7 +83,12 @@ class PipelineVersion(db.Model):
 
 class NodePipelineStatus(db.Model):
     __tablename__ = "node_pipeline_statuses"
-    __table_args__ = (sa.UniqueConstraint("node_id", "pipeline_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("node_id", "pipeline_id"),
+        # The fleet table's drift and errors filters (services/fleet.py).
+        sa.Index("ix_node_pipeline_statuses_pipeline_id_version", "pipeline_id", "version"),
+        sa.Index("ix_node_pipeline_statuses_status_node_id", "status", "node_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     node_id: Mapped[str] = mapped_column(

@@ -275,17 +275,33 @@ def delete_secret(secret_id):
 @bp.get("/pipelines")
 @require_login
 def overview():
-    """List the environments the user can see with their pipeline counts."""
-    deployed = sa.func.sum(sa.case((Pipeline.deployed.is_(True), 1), else_=0))
-    query = (
-        sa.select(Environment, sa.func.count(Pipeline.id), deployed)
-        .join(Team, Team.id == Environment.team_id)
-        .outerjoin(Pipeline, Pipeline.environment_id == Environment.id)
-        .group_by(Environment.id, Team.name)
-        .order_by(Team.name, Environment.name)
-    )
+    """List every pipeline the user can see, with its environment, deployed version and how
+    many nodes run it; then the environments (where new pipelines are created)."""
+    from ..models import NodePipelineStatus, ProcessStatus, VectorNode
+
+    environments = db.session.scalars(scoped_environments()).all()
+    env_ids = [env.id for env in environments]
+    pipelines = db.session.scalars(
+        sa.select(Pipeline).where(Pipeline.environment_id.in_(env_ids))
+        .order_by(Pipeline.name, Pipeline.id)).all() if env_ids else []
+    ids = [p.id for p in pipelines]
+    running = dict(db.session.execute(
+        sa.select(NodePipelineStatus.pipeline_id, sa.func.count())
+        .where(NodePipelineStatus.pipeline_id.in_(ids),
+               NodePipelineStatus.status == ProcessStatus.RUNNING)
+        .group_by(NodePipelineStatus.pipeline_id)).all()) if ids else {}
+    serving = dict(db.session.execute(
+        sa.select(VectorNode.environment_id, sa.func.count())
+        .where(VectorNode.environment_id.in_(env_ids), VectorNode.maintenance_mode.is_(False))
+        .group_by(VectorNode.environment_id)).all()) if env_ids else {}
+    return render_template("pipelines/overview.html", pipelines=pipelines,
+                           environments=environments, running=running, serving=serving,
+                           latest=pipeline_service.latest_versions(ids))
+
+
+def scoped_environments() -> sa.Select:
+    """The environments the user can see, by team and name."""
+    query = (sa.select(Environment).join(Team, Team.id == Environment.team_id)
+             .order_by(Team.name, Environment.name))
     ids = current_user.team_ids()
-    if ids is not None:
-        query = query.where(Environment.team_id.in_(ids))
-    rows = db.session.execute(query).all()
-    return render_template("pipelines/overview.html", rows=rows)
+    return query if ids is None else query.where(Environment.team_id.in_(ids))

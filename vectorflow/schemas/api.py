@@ -52,6 +52,7 @@ from .fields import (
     Name,
     NodeName,
     Percent,
+    PruneDays,
     Reason,
     RoleName,
     Rrule,
@@ -131,6 +132,22 @@ class BulkMaintenance(NodeMaintenance):
         description="Nodes of one environment with all these labels; or give nodeIds.")
     node_ids: list[Id] = absent(min_length=1, max_length=BULK_MAX)
     dry_run: bool = absent(strict=True, description="Report what would change, change nothing.")
+
+    def problems(self) -> dict[str, str]:
+        if (self.selector is None) == (self.node_ids is None):
+            return {"selector": "give either selector or nodeIds"}
+        return {}
+
+
+class PruneNodes(RequestModel):
+    older_than_days: PruneDays = Field(description="Delete nodes unseen for more than this many "
+                                                   "days (never seen: enrolled before then).")
+    selector: Selector = absent(
+        description="Nodes of one environment with all these labels (none: the whole "
+                    "environment); or give nodeIds.")
+    node_ids: list[Id] = absent(min_length=1, max_length=BULK_MAX)
+    dry_run: bool = absent(strict=True, description="Report what would be deleted, delete "
+                                                    "nothing.")
 
     def problems(self) -> dict[str, str]:
         if (self.selector is None) == (self.node_ids is None):
@@ -636,6 +653,13 @@ class BulkMaintenanceResult(ResponseModel):
     nodes: list[NodeSummary]
     unchanged_node_ids: list[str]
     coverage_warnings: list[BudgetShortfall]
+
+
+class PruneResult(ResponseModel):
+    dry_run: bool
+    older_than_days: int
+    nodes: list[NodeSummary] = Field(description="Deleted (or, on a dry run, to be deleted).")
+    kept_node_ids: list[str] = Field(description="Selected but seen within the period.")
 
 
 class Alert(ResponseModel):

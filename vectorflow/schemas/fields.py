@@ -232,6 +232,8 @@ BudgetNodes = _number(0, BUDGET_MIN_AVAILABLE_MAX, integer=True)
 Percent = _number(0, 100, integer=True)
 DurationMinutes = _number(1, WINDOW_DURATION_MAX, integer=True)
 ThresholdMinutes = _number(0, THRESHOLD_MAX, integer=True)
+PRUNE_DAYS_MAX = 3650
+PruneDays = _number(1, PRUNE_DAYS_MAX, integer=True)
 
 
 # -- timestamps --------------------------------------------------------------------------

@@ -5,6 +5,8 @@ Every action is audited with before/after values; tokens and digests never are.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -23,6 +25,7 @@ from ..models import (
 from ..schemas.fields import (
     LABEL_KEY_MAX,
     NODE_NAME_MAX,
+    PRUNE_DAYS_MAX,
     URL_MAX,
     VERSION_MAX,
     ensure_text,
@@ -31,7 +34,7 @@ from . import ServiceError
 from .actors import Actor
 from .audit import record
 from .events import emit
-from .locks import lock_node
+from .locks import lock_node, lock_nodes
 
 CHECKSUM_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -136,6 +139,65 @@ def delete_node(node: VectorNode, *, actor: Actor | None = None) -> None:
     db.session.flush()
 
 
+@dataclass
+class PruneResult:
+    """Nodes a prune deleted (or would delete, on a dry run) and those it kept because they
+    were seen again meanwhile."""
+
+    pruned: list[VectorNode] = field(default_factory=list)
+    kept: list[VectorNode] = field(default_factory=list)
+    dry_run: bool = False
+
+
+def prune_cutoff(days: int, now: datetime | None = None) -> datetime:
+    """Return the time before which a node unseen for more than ``days`` days was last seen;
+    refuse (400) a number of days outside 1..3650."""
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= PRUNE_DAYS_MAX:
+        raise ServiceError(f"days must be a whole number from 1 to {PRUNE_DAYS_MAX}",
+                           {"olderThanDays": f"1 to {PRUNE_DAYS_MAX}"})
+    return (now or utcnow()) - timedelta(days=days)
+
+
+def unseen_since(cutoff: datetime):
+    """Select nodes last seen before ``cutoff`` (never seen: enrolled before it)."""
+    return sa.or_(VectorNode.last_seen < cutoff,
+                  sa.and_(VectorNode.last_seen.is_(None), VectorNode.created_at < cutoff))
+
+
+def unseen_since_value(node: VectorNode, cutoff: datetime) -> bool:
+    """Return whether ``node`` was last seen (never seen: enrolled) before ``cutoff``."""
+    seen = node.last_seen or node.created_at
+    return seen is not None and seen < cutoff
+
+
+def prune_nodes(nodes: Iterable[VectorNode], days: int, *, dry_run: bool = False,
+                actor: Actor | None = None) -> PruneResult:
+    """Delete those of ``nodes`` unseen for more than ``days`` days, each audited as
+    ``node.pruned``; a node seen again since it was listed is kept. A dry run changes nothing.
+    """
+    cutoff = prune_cutoff(days)
+    nodes = list(nodes)
+    if not dry_run:  # re-read under lock: an agent may have called in since the preview
+        nodes = lock_nodes((n.id for n in nodes), delete=True, missing_ok=True)
+    result = PruneResult(dry_run=dry_run)
+    for node in nodes:
+        (result.pruned if unseen_since_value(node, cutoff) else result.kept).append(node)
+    if dry_run:
+        return result
+    for node in result.pruned:
+        env = node.environment
+        record("node.pruned", entity_type="node", entity_id=node.id, team_id=env.team_id,
+               environment_id=env.id, actor=actor,
+               before={"name": node.name, "host": node.host, "environment": env.name,
+                       "lastSeen": node.last_seen.isoformat() if node.last_seen else None},
+               details={"nodeName": node.name, "olderThanDays": days})
+        emit("node.deleted", team_id=env.team_id, environment_id=env.id, node_id=node.id,
+             payload={"name": node.name})
+        db.session.delete(node)
+    db.session.flush()
+    return result
+
+
 def _check_download_url(url: str) -> str:
     url = (url or "").strip()
     if not url or len(url) > URL_MAX:
@@ -203,43 +265,3 @@ def visible_environments(principal) -> list[Environment]:
     if ids is not None:
         query = query.where(Environment.team_id.in_(ids))
     return list(db.session.scalars(query.order_by(Team.name, Environment.name)))
-
-
-def visible_nodes(
-    principal,
-    *,
-    environment_id: str | None = None,
-    status: NodeStatus | None = None,
-    search: str | None = None,
-    cutoff: datetime | None = None,
-) -> sa.Select:
-    """Return a query of the nodes ``principal`` may see, filtered, ordered for listing."""
-    query = sa.select(VectorNode).join(Environment, Environment.id == VectorNode.environment_id)
-    ids = principal.team_ids()
-    if ids is not None:
-        query = query.where(Environment.team_id.in_(ids))
-    if environment_id:
-        query = query.where(VectorNode.environment_id == environment_id)
-    if search:
-        needle = search.strip().lower()
-        query = query.where(sa.or_(
-            sa.func.lower(VectorNode.name).contains(needle, autoescape=True),
-            sa.func.lower(VectorNode.host).contains(needle, autoescape=True),
-        ))
-    if status is not None:
-        query = query.where(effective_status_clause(status, cutoff or unreachable_cutoff()))
-    return query.order_by(Environment.name, VectorNode.name, VectorNode.id)
-
-
-def status_counts(query: sa.Select, cutoff: datetime) -> dict[NodeStatus, int]:
-    """Count the nodes of ``query`` (a visible_nodes query) by effective status, in one query."""
-    stale = sa.or_(VectorNode.last_heartbeat.is_(None), VectorNode.last_heartbeat < cutoff)
-    rows = db.session.execute(
-        query.order_by(None).with_only_columns(VectorNode.status, stale, sa.func.count())
-        .group_by(VectorNode.status, stale)
-    )
-    counts = {status: 0 for status in NodeStatus}
-    for status, is_stale, count in rows:
-        shown = NodeStatus.UNREACHABLE if status in LIVE and is_stale else status
-        counts[shown] += count
-    return counts
