@@ -22,6 +22,7 @@ from .maintenance import (
 )
 from .pipelines import LogLevel, NodePipelineStatus, Pipeline, PipelineVersion, ProcessStatus, Secret
 from .settings import SystemSettings
+from .telemetry import LogLine, SampleRequest, SampleStatus, Tap, TapEvent, TapStatus
 from .tokens import ApiToken
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "NodePipelineStatus", "NodeStatus", "NodeStatusEvent", "Pipeline", "PipelineVersion",
     "ProcessStatus", "Role", "Secret", "SecretBackend", "SystemSettings", "Team", "TeamMember",
     "User", "UserSession", "VectorNode", "utcnow",
+    "LogLine", "SampleRequest", "SampleStatus", "Tap", "TapEvent", "TapStatus",
 ]
