@@ -14,6 +14,7 @@ from ..models import VectorNode
 from ..schemas.agent import OK, AgentEnrollRequest, AgentEnrollResponse, AgentHeartbeat
 from ..schemas.base import parse_body, respond
 from ..security import bearer_token
+from ..services.telemetry import pending_sample_requests
 from ..services.agent import (
     PollingNode,
     agent_config,
@@ -71,6 +72,9 @@ def enroll():
 def config():
     body = agent_config(current_node())
     body.push_url = push_url()
+    samples = pending_sample_requests(current_node().environment.id)
+    if samples:
+        body.sample_requests = samples
     response = respond(body)
     # The body carries secret values: never keep it in a cache.
     response.headers["Cache-Control"] = "no-store"

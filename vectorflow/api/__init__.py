@@ -12,3 +12,4 @@ from . import pipelines  # noqa: E402,F401  isort: skip
 from . import secrets  # noqa: E402,F401  isort: skip
 from . import alerts  # noqa: E402,F401  isort: skip
 from . import windows  # noqa: E402,F401  isort: skip
+from . import logs  # noqa: E402,F401  isort: skip

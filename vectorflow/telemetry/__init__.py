@@ -1,0 +1,18 @@
+"""Agent telemetry in the browser: log panels with a live tail, event samples, live taps."""
+from flask import Blueprint, Flask
+
+bp = Blueprint("telemetry", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Install the per-process tail hub and the retention sweep."""
+    from ..services.telemetry import PENDING_SAMPLES, sweep_telemetry
+    from ..sweeper import register_sweep
+    from . import hub
+
+    hub.init_app(app)
+    app.extensions["vectorflow.pending_samples"] = PENDING_SAMPLES
+    register_sweep(sweep_telemetry)
+
+
+from . import views  # noqa: E402,F401
