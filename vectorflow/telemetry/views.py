@@ -147,8 +147,8 @@ def pipeline_panel(pipeline_id):
     """The pipeline page's panel: logs of every node, samples and taps."""
     pipeline = get_pipeline_or_404(pipeline_id)
     filters = _filters()
-    filters["pipeline_id"] = None
-    lines = service.recent_lines(PANEL_LINES, pipeline_id=pipeline.id, **filters)
+    filters["pipeline_id"] = pipeline.id
+    lines = service.recent_lines(PANEL_LINES, **filters)
     return render_template("telemetry/_pipeline.html", lines=lines, filters=filters,
                            levels=LEVEL_CHOICES,
                            newest=lines[-1].id if lines else service.newest_log_id(),
