@@ -30,7 +30,8 @@ def upgrade():
     sa.Column('received_at', vectorflow.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['node_id'], ['vector_nodes.id'], name=op.f('fk_log_lines_node_id_vector_nodes'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['pipeline_id'], ['pipelines.id'], name=op.f('fk_log_lines_pipeline_id_pipelines'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_log_lines'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_log_lines')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('log_lines', schema=None) as batch_op:
         batch_op.create_index('ix_log_lines_node_id_id', ['node_id', 'id'], unique=False)
@@ -86,7 +87,8 @@ def upgrade():
     sa.Column('events', sa.JSON(), nullable=False),
     sa.Column('received_at', vectorflow.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tap_id'], ['taps.id'], name=op.f('fk_tap_events_tap_id_taps'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_tap_events'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_tap_events')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('tap_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_tap_events_received_at'), ['received_at'], unique=False)

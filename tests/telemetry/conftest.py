@@ -8,6 +8,7 @@ from vectorflow.extensions import db
 
 from .. import factories
 from ..agent.conftest import Agent, agent, load_fixture, make_agent  # noqa: F401  (fixtures)
+from ..api.conftest import api, api_tokens  # noqa: F401  (fixtures)
 from ..events.conftest import LiveServer, broker, session_cookie  # noqa: F401  (fixtures)
 
 # The contract fixtures sample and tap the component "demo".

@@ -26,6 +26,8 @@ class LogLine(db.Model):
         sa.Index("ix_log_lines_node_id_id", "node_id", "id"),
         sa.Index("ix_log_lines_pipeline_id_id", "pipeline_id", "id"),
         sa.Index("ix_log_lines_node_id_pipeline_id_id", "node_id", "pipeline_id", "id"),
+        # Ids never come back after a prune: tails resume after the id they last saw.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
@@ -103,6 +105,7 @@ class TapEvent(db.Model):
     """One batch of a tap's events, kept while the tap runs (the browser reads them live)."""
 
     __tablename__ = "tap_events"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
     tap_id: Mapped[str] = mapped_column(sa.ForeignKey("taps.id", ondelete="CASCADE"),

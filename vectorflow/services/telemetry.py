@@ -157,7 +157,9 @@ def newest_log_id() -> int:
     return db.session.scalar(sa.select(sa.func.max(LogLine.id))) or 0
 
 
-_LAST_PRUNED = {"id": 0}  # per process: groups that got lines since are trimmed by count
+# Per process and database: the newest line id at the last prune; the node+pipeline pairs
+# that got lines since are the ones trimmed by count.
+_LAST_PRUNED: dict[str, int] = {}
 
 
 def prune_logs(now: datetime) -> int:
@@ -167,9 +169,10 @@ def prune_logs(now: datetime) -> int:
     gone = db.session.execute(sa.delete(LogLine).where(LogLine.received_at < cutoff)).rowcount
     keep = setting("VECTORFLOW_LOG_KEEP_LINES")
     head = newest_log_id()
+    database = str(db.engine.url)
     groups = db.session.execute(
-        sa.select(LogLine.node_id, LogLine.pipeline_id).where(LogLine.id > _LAST_PRUNED["id"])
-        .distinct()).all()
+        sa.select(LogLine.node_id, LogLine.pipeline_id)
+        .where(LogLine.id > _LAST_PRUNED.get(database, 0)).distinct()).all()
     for node_id, pipeline_id in groups:
         # The id of the oldest line to keep: an index walk of ``keep`` entries.
         oldest_kept = db.session.scalar(
@@ -180,7 +183,7 @@ def prune_logs(now: datetime) -> int:
             gone += db.session.execute(sa.delete(LogLine).where(
                 LogLine.node_id == node_id, LogLine.pipeline_id == pipeline_id,
                 LogLine.id < oldest_kept)).rowcount
-    _LAST_PRUNED["id"] = head
+    _LAST_PRUNED[database] = head
     return gone
 
 
