@@ -72,9 +72,10 @@ def enroll():
 def config():
     body = agent_config(current_node())
     body.push_url = push_url()
-    samples = pending_sample_requests(current_node().environment.id)
-    if samples:
-        body.sample_requests = samples
+    if current_node().samples_pending:  # read in the node's one statement
+        samples = pending_sample_requests(current_node().environment.id)
+        if samples:
+            body.sample_requests = samples
     response = respond(body)
     # The body carries secret values: never keep it in a cache.
     response.headers["Cache-Control"] = "no-store"

@@ -8,8 +8,6 @@ with Core statements (one per table); the browser side reads here too.
 from __future__ import annotations
 
 import re
-import threading
-import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -190,49 +188,22 @@ def prune_logs(now: datetime) -> int:
 # -- samples ----------------------------------------------------------------------------------
 
 
-class _PendingSamples:
-    """Per process: each environment's pending sample requests, read at most once a second
-    (the config poll is a hot path; a new request in this process is seen at once)."""
-
-    TTL = 1.0
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._by_env: dict[str, tuple[float, list[dict]]] = {}
-
-    def get(self, environment_id: str) -> list[dict]:
-        cached = self._by_env.get(environment_id)
-        if cached is not None and time.monotonic() - cached[0] < self.TTL:
-            return cached[1]
-        now = utcnow()
-        rows = db.session.execute(
-            sa.select(SampleRequest.id, SampleRequest.pipeline_id, SampleRequest.component_keys,
-                      SampleRequest.limit)
-            .where(SampleRequest.environment_id == environment_id,
-                   SampleRequest.status == SampleStatus.PENDING,
-                   SampleRequest.expires_at > now)
-            .order_by(SampleRequest.created_at).limit(50)).all()
-        value = [{"requestId": r.id, "pipelineId": r.pipeline_id,
-                  "componentKeys": list(r.component_keys), "limit": r.limit} for r in rows]
-        with self._lock:
-            self._by_env[environment_id] = (time.monotonic(), value)
-        return value
-
-    def forget(self, environment_id: str) -> None:
-        with self._lock:
-            self._by_env.pop(environment_id, None)
-
-    def reset_for_tests(self) -> None:
-        with self._lock:
-            self._by_env.clear()
-
-
-PENDING_SAMPLES = _PendingSamples()
+_PENDING = (
+    sa.select(SampleRequest.id, SampleRequest.pipeline_id, SampleRequest.component_keys,
+              SampleRequest.limit)
+    .where(SampleRequest.environment_id == sa.bindparam("environment"),
+           SampleRequest.status == SampleStatus.PENDING,
+           SampleRequest.expires_at > sa.bindparam("now"))
+    .order_by(SampleRequest.created_at).limit(50)
+)  # built once: it runs on every config poll (one indexed read, usually of nothing)
 
 
 def pending_sample_requests(environment_id: str) -> list[dict]:
-    """Return the ``sampleRequests`` of a config poll in this environment (cached 1 s)."""
-    return PENDING_SAMPLES.get(environment_id)
+    """Return the ``sampleRequests`` of a config poll in this environment."""
+    rows = db.session.connection().execute(_PENDING, {"environment": environment_id,
+                                                      "now": utcnow()}).all()
+    return [{"requestId": r.id, "pipelineId": r.pipeline_id,
+             "componentKeys": list(r.component_keys), "limit": r.limit} for r in rows]
 
 
 def component_keys(pipeline: Pipeline) -> list[str]:
@@ -280,7 +251,6 @@ def request_sample(pipeline: Pipeline, component_key: str, limit: int,
     emit("pipeline.sample_requested", team_id=team_id, environment_id=pipeline.environment_id,
          payload={"requestId": request.id, "pipelineId": pipeline.id,
                   "componentKeys": [component_key], "limit": limit})
-    PENDING_SAMPLES.forget(pipeline.environment_id)
     return request
 
 
@@ -319,7 +289,6 @@ def record_sample_results(node: VectorNode, results: list[AgentSampleResult],
         emit("pipeline.sample_ready", team_id=team_id, environment_id=node.environment_id,
              payload={"requestId": request.id, "pipelineId": request.pipeline_id,
                       "nodeId": node.id})
-        PENDING_SAMPLES.forget(node.environment_id)
     db.session.flush()
     return kept
 

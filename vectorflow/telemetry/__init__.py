@@ -6,14 +6,13 @@ bp = Blueprint("telemetry", __name__)
 
 def init_app(app: Flask) -> None:
     """Install the per-process tail hub and the retention sweep."""
-    from ..services.telemetry import DEFAULTS, PENDING_SAMPLES, sweep_telemetry
+    from ..services.telemetry import DEFAULTS, sweep_telemetry
     from ..sweeper import register_sweep
     from . import hub
 
     for key, default in DEFAULTS.items():
         app.config.setdefault(key, default)
     hub.init_app(app)
-    app.extensions["vectorflow.pending_samples"] = PENDING_SAMPLES
     register_sweep(sweep_telemetry)
 
 
