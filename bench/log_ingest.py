@@ -1,7 +1,7 @@
 """Benchmark: agent log ingest (lines/s per core) and the cost of 100 open live tails.
 
 Seeds ``--nodes`` enrolled nodes and 3 deployed pipelines, starts the production server
-(gunicorn, gevent) with ``--workers`` workers, then for ``--seconds`` keeps ``--concurrency``
+(gunicorn, gevent) with ``--workers`` workers (default 1), then for ``--seconds`` keeps ``--concurrency``
 POST /api/agent/logs in flight, each from a different node: one batch per pipeline of
 ``--lines`` lines (what a chatty Vector writes in the agent's 2 s flush interval). Run twice:
 with no browser watching, then with ``--tails`` live tails open (GET /nodes/<id>/logs/stream,
@@ -23,8 +23,19 @@ import re
 import time
 
 import httpx
-from common import (CpuMeter, backends, bench_app, bench_parser, fresh_database, latency_row,
-                    machine, save, seed, start_server, workdir)
+from common import (
+    CpuMeter,
+    backends,
+    bench_app,
+    bench_parser,
+    fresh_database,
+    latency_row,
+    machine,
+    save,
+    seed,
+    start_server,
+    workdir,
+)
 
 ADMIN = "bench-admin@example.test"
 
@@ -126,7 +137,7 @@ def run(backend: str, args) -> list[list[str]]:
     width = max(4, len(str(args.nodes)))
     for i, node_id in enumerate(seeded.node_ids, start=1):
         tokens.append((node_id, (state / f"sim-{i:0{width}d}" / "node-token").read_text()))
-    server = start_server(url, wd, workers=args.workers,
+    server = start_server(url, wd, workers=args.workers or 1,
                           env={"VECTORFLOW_TAIL_POLL": "0.5"})
     try:
         results = asyncio.run(measure(server.url, seeded, tokens, args, server))
@@ -156,7 +167,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--tails", type=int, default=100)
     parser.add_argument("--idle", type=float, default=10, help="seconds of tails with no posts")
-    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     where = machine()
     rows = [row for backend in backends(args.backend) for row in run(backend, args)]

@@ -6,7 +6,14 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from vectorflow.extensions import db
-from vectorflow.models import LogLine, SampleRequest, SampleStatus, Tap, TapStatus, utcnow
+from vectorflow.models import (
+    LogLine,
+    SampleRequest,
+    SampleStatus,
+    Tap,
+    TapStatus,
+    utcnow,
+)
 from vectorflow.services import telemetry
 from vectorflow.services.actors import Actor
 from vectorflow.sweeper import run_sweeps

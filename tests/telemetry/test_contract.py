@@ -2,14 +2,20 @@
 real endpoints, and the push messages that ask for them, in the contract's shape."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
 from vectorflow.agent.push import push_message
 from vectorflow.extensions import db
 from vectorflow.live import LiveEvent
-from vectorflow.models import Event, LogLine, SampleRequest, SampleStatus, Tap, TapEvent, TapStatus
+from vectorflow.models import (
+    Event,
+    LogLine,
+    SampleStatus,
+    TapEvent,
+    TapStatus,
+)
 from vectorflow.services import telemetry
 from vectorflow.services.actors import Actor
 
@@ -48,7 +54,7 @@ def test_the_contract_log_batches_are_stored_with_their_time_and_level(agent, pi
     rows = db.session.scalars(sa.select(LogLine).order_by(LogLine.id)).all()
     assert [(r.level, r.message) for r in rows] == [
         ("INFO", "pipeline started"), ("INFO", "processed 10 events")]
-    assert rows[0].logged_at == datetime(2026, 5, 3, 15, 0, tzinfo=timezone.utc)
+    assert rows[0].logged_at == datetime(2026, 5, 3, 15, 0, tzinfo=UTC)
     assert {(r.node_id, r.pipeline_id) for r in rows} == {(agent.node.id, pipeline.id)}
 
 

@@ -5,8 +5,15 @@ import pytest
 import sqlalchemy as sa
 
 from vectorflow.extensions import db
-from vectorflow.models import AuditLog, NodePipelineStatus, ProcessStatus, Role, SampleRequest, Tap
-from vectorflow.models import TapStatus
+from vectorflow.models import (
+    AuditLog,
+    NodePipelineStatus,
+    ProcessStatus,
+    Role,
+    SampleRequest,
+    Tap,
+    TapStatus,
+)
 from vectorflow.services.maintenance import set_maintenance
 
 from ..roles import KINDS, call, check

@@ -105,7 +105,7 @@ class TapEvent(db.Model):
     """One batch of a tap's events, kept while the tap runs (the browser reads them live)."""
 
     __tablename__ = "tap_events"
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
     tap_id: Mapped[str] = mapped_column(sa.ForeignKey("taps.id", ondelete="CASCADE"),

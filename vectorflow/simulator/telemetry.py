@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,7 +30,7 @@ WEIGHTS = [30, 20, 30, 10, 7, 3]
 
 def stamp() -> str:
     """Return now as Vector writes it: RFC 3339 with microseconds, UTC."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def demo_event(rng: random.Random, n: int, component: str) -> dict:
@@ -41,7 +41,7 @@ def demo_event(rng: random.Random, n: int, component: str) -> dict:
             "host": f"10.0.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
             "status": status, "bytes": rng.randint(100, 50_000), "method": method,
             "component": component,
-            "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
 
 
 def infer_schema(events: list[dict]) -> list[dict]:

@@ -16,4 +16,4 @@ def init_app(app: Flask) -> None:
     register_sweep(sweep_telemetry)
 
 
-from . import views  # noqa: E402,F401
+from . import views  # noqa: F401

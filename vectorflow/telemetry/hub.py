@@ -5,11 +5,13 @@ stream's generator drains. The reader never waits on a browser: when a tail's bu
 full, lines are counted as dropped and the stream says so (backpressure that slows
 neither the agents, whose posts only write rows, nor other viewers).
 
-The reader wakes when a post commits in this process and polls every
-``VECTORFLOW_TAIL_POLL`` seconds for posts served by other processes; it reads only the
-rows of nodes, pipelines and taps someone is watching (indexed by id), so its cost follows
-the open tails, not the fleet. Rows may commit out of id order (concurrent posts): the
-reader re-reads the last ``GRACE`` seconds and skips ids it has already handed out.
+The reader wakes when a post commits in this process (at most every
+``VECTORFLOW_TAIL_MIN_INTERVAL`` seconds, so a busy fleet's posts are read in batches) and
+polls every ``VECTORFLOW_TAIL_POLL`` seconds for posts served by other processes; it reads
+only the rows of nodes, pipelines and taps someone is watching (by index), so its cost
+follows the open tails, not the fleet. On PostgreSQL rows may commit out of id order
+(concurrent posts): the reader keeps looking at ids it passed for ``GRACE`` seconds (an
+index-only read of ids) and fetches only those it has not handed out yet.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import Flask, current_app
@@ -29,10 +31,11 @@ from ..models import LogLine, Tap, TapEvent, TapStatus
 
 log = logging.getLogger(__name__)
 
-GRACE = timedelta(seconds=5)
+GRACE = 2.0  # seconds a committed id may lag behind a higher one (PostgreSQL)
 FETCH_MAX = 5000
 DEFAULTS = {
     "VECTORFLOW_TAIL_POLL": 0.5,       # seconds between reads for other processes' posts
+    "VECTORFLOW_TAIL_MIN_INTERVAL": 0.1,  # and at least this long between two reads
     "VECTORFLOW_TAIL_BUFFER": 2000,    # lines a slow browser may lag behind before drops
 }
 
@@ -118,6 +121,7 @@ class TailHub:
     def __init__(self, app: Flask):
         self.app = app
         self._lock = threading.Lock()
+        self._reading = threading.Lock()  # one read at a time (the thread, or a direct call)
         self._wake = threading.Event()
         self._tails: set[Tail] = set()
         self._thread: threading.Thread | None = None
@@ -125,7 +129,10 @@ class TailHub:
         self._engine = None
         self._floors = {"log": 0, "tap": 0}
         self._seen: dict[str, set[int]] = {"log": set(), "tap": set()}
-        self.rounds = 0  # reads done (the benchmark reports them)
+        # (monotonic time, highest id read then) per kind: the floor follows GRACE behind.
+        self._marks: dict[str, deque[tuple[float, int]]] = {"log": deque(), "tap": deque()}
+        self._grace = 0.0
+        self.rounds = 0  # reads done
 
     @property
     def poll(self) -> float:
@@ -142,6 +149,8 @@ class TailHub:
         with self._lock:
             if self._thread is None:
                 self._engine = db.engine
+                # SQLite has one writer: its ids commit in order.
+                self._grace = GRACE if self._engine.dialect.name == "postgresql" else 0.0
                 self._stopped.clear()
                 self._thread = threading.Thread(target=self._run, name="vectorflow-tails",
                                                 daemon=True)
@@ -153,6 +162,7 @@ class TailHub:
                 kind = "tap" if tail.tap_id else "log"
                 self._floors[kind] = min(self._floors[kind], tail.after)
                 self._seen = {"log": set(), "tap": set()}
+                self._marks = {"log": deque(), "tap": deque()}
             self._tails.add(tail)
         self.wake()
         return tail
@@ -179,6 +189,7 @@ class TailHub:
             tails, self._tails = list(self._tails), set()
             self._thread = None
             self._seen = {"log": set(), "tap": set()}
+            self._marks = {"log": deque(), "tap": deque()}
         for tail in tails:
             tail.close()
 
@@ -189,13 +200,18 @@ class TailHub:
 
     def _run(self) -> None:
         stopped = self._stopped
+        least = float(self.app.config.get("VECTORFLOW_TAIL_MIN_INTERVAL",
+                                          DEFAULTS["VECTORFLOW_TAIL_MIN_INTERVAL"]))
         while not stopped.is_set():
+            started = time.monotonic()
             try:
                 self.read_once()
             except Exception:  # the reader must survive a database restart
                 log.exception("live tail reader failed; retrying")
                 stopped.wait(1.0)
             self._wake.wait(self.poll if self._tails else 30.0)
+            # Posts that commit meanwhile are read together in the next round.
+            stopped.wait(max(0.0, least - (time.monotonic() - started)))
             self._wake.clear()
 
     def read_once(self) -> None:
@@ -207,26 +223,27 @@ class TailHub:
         self.rounds += 1
         log_tails = [t for t in tails if t.tap_id is None]
         tap_tails = [t for t in tails if t.tap_id is not None]
-        with self._engine.connect() as conn:
+        with self._reading, self._engine.connect() as conn:
             if log_tails:
                 self._read_lines(conn, log_tails)
             if tap_tails:
                 self._read_taps(conn, tap_tails)
 
-    def _fresh(self, kind: str, rows, now: datetime) -> list:
-        """Return the rows not handed out yet; move the floor past old enough rows."""
-        seen, floor = self._seen[kind], self._floors[kind]
-        fresh = [row for row in rows if row.id not in seen]
-        cutoff = now - GRACE
-        for row in rows:
-            received = row.received_at if row.received_at.tzinfo else row.received_at.replace(
-                tzinfo=UTC)
-            if received >= cutoff:
-                break
-            floor = row.id
-        seen.update(row.id for row in fresh)
+    def _new_ids(self, kind: str, conn, table, scope) -> list[int]:
+        """Return the ids above the floor not handed out yet (an index-only read), and move
+        the floor to what was read GRACE seconds ago."""
+        ids = conn.execute(sa.select(table.c.id).where(table.c.id > self._floors[kind], scope)
+                           .order_by(table.c.id).limit(FETCH_MAX)).scalars().all()
+        seen, marks, now = self._seen[kind], self._marks[kind], time.monotonic()
+        fresh = [i for i in ids if i not in seen]
+        if ids:
+            marks.append((now, ids[-1]))
+        floor = self._floors[kind]
+        while marks and marks[0][0] <= now - self._grace:
+            floor = max(floor, marks.popleft()[1])
+        seen.update(fresh)
+        self._floors[kind] = floor
         self._seen[kind] = {i for i in seen if i > floor}
-        self._floors[kind] = max(self._floors[kind], floor)
         return fresh
 
     def _read_lines(self, conn, tails: list[Tail]) -> None:
@@ -238,33 +255,32 @@ class TailHub:
             scope.append(table.c.node_id.in_(nodes))
         if pipelines:
             scope.append(table.c.pipeline_id.in_(pipelines))
-        rows = conn.execute(sa.select(table).where(table.c.id > self._floors["log"],
-                                                   sa.or_(*scope))
-                            .order_by(table.c.id).limit(FETCH_MAX)).all()
-        now = datetime.now(UTC)
-        for row in self._fresh("log", rows, now):
-            data = None
-            for tail in tails:
-                if tail.wants(row):
-                    data = data or line_json(row)  # rendered once for every tail
-                    tail.offer(row.id, data)
+        fresh = self._new_ids("log", conn, table, sa.or_(*scope))
+        for start in range(0, len(fresh), 500):
+            rows = conn.execute(sa.select(table).where(table.c.id.in_(fresh[start:start + 500]))
+                                .order_by(table.c.id)).all()
+            for row in rows:
+                data = None
+                for tail in tails:
+                    if tail.wants(row):
+                        data = data or line_json(row)  # rendered once for every tail
+                        tail.offer(row.id, data)
 
     def _read_taps(self, conn, tails: list[Tail]) -> None:
         table = TapEvent.__table__
-        rows = conn.execute(sa.select(table).where(
-            table.c.id > self._floors["tap"],
-            table.c.tap_id.in_(sorted({t.tap_id for t in tails})))
-            .order_by(table.c.id).limit(FETCH_MAX)).all()
-        for row in self._fresh("tap", rows, datetime.now(UTC)):
-            data = None
-            for tail in tails:
-                if tail.tap_id == row.tap_id and row.id > tail.after:
-                    data = data or json.dumps(row.events, separators=(",", ":"))
-                    tail.offer(row.id, data)
+        tap_ids = sorted({t.tap_id for t in tails})
+        fresh = self._new_ids("tap", conn, table, table.c.tap_id.in_(tap_ids))
+        if fresh:
+            for row in conn.execute(sa.select(table).where(table.c.id.in_(fresh))
+                                    .order_by(table.c.id)):
+                data = None
+                for tail in tails:
+                    if tail.tap_id == row.tap_id and row.id > tail.after:
+                        data = data or json.dumps(row.events, separators=(",", ":"))
+                        tail.offer(row.id, data)
         taps = Tap.__table__
         for tap in conn.execute(sa.select(taps.c.id, taps.c.stop_reason).where(
-                taps.c.id.in_(sorted({t.tap_id for t in tails})),
-                taps.c.status == TapStatus.STOPPED.name)):
+                taps.c.id.in_(tap_ids), taps.c.status == TapStatus.STOPPED.name)):
             for tail in tails:
                 if tail.tap_id == tap.id:
                     tail.end_with(json.dumps({"reason": tap.stop_reason}))
