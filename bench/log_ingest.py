@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import multiprocessing
 import re
 import time
 
 import httpx
+import sqlalchemy as sa
 from common import (
     CpuMeter,
     backends,
@@ -48,10 +50,11 @@ async def sign_in(client: httpx.AsyncClient) -> None:
     assert answer.status_code == 302, answer.status_code
 
 
-async def open_tail(client: httpx.AsyncClient, node_id: str, arrivals: list[float],
+async def open_tail(client: httpx.AsyncClient, node_id: str, after: int, arrivals: list[float],
                     ready: asyncio.Event, opened: list[int]) -> None:
-    """Follow one node's tail; record each line's delay from its post (stamped in the line)."""
-    async with client.stream("GET", f"/nodes/{node_id}/logs/stream") as stream:
+    """Follow one node's tail from ``after`` (as the node page does, from its newest line);
+    record each line's delay from its post (stamped in the line)."""
+    async with client.stream("GET", f"/nodes/{node_id}/logs/stream?after={after}") as stream:
         assert stream.status_code == 200, stream.status_code
         opened.append(1)
         if len(opened) >= ready.target:  # type: ignore[attr-defined]
@@ -96,32 +99,57 @@ async def ingest(url: str, tokens: list[tuple[str, str]], pipelines: list[str], 
             "cpu": cpu, "latencies": latencies, "errors": errors}
 
 
-async def measure(url: str, seeded, tokens, args, server) -> list[dict]:
+async def follow(url: str, node_ids: list[str], after: int, ready, stop, out) -> None:
+    """In the tail process: sign in, open one tail per node, read until told to stop."""
+    arrivals: list[float] = []
+    async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(30, read=None),
+                                 limits=httpx.Limits(max_connections=len(node_ids) + 8)) as browser:
+        await sign_in(browser)
+        opened_all = asyncio.Event()
+        opened_all.target = len(node_ids)  # type: ignore[attr-defined]
+        opened: list[int] = []
+        tails = [asyncio.create_task(open_tail(browser, node_id, after, arrivals, opened_all,
+                                               opened)) for node_id in node_ids]
+        await asyncio.wait_for(opened_all.wait(), 60)
+        ready.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
+        for task in tails:
+            task.cancel()
+        await asyncio.gather(*tails, return_exceptions=True)
+    out.put(arrivals)
+
+
+def tail_process(url, node_ids, after, ready, stop, out) -> None:
+    asyncio.run(follow(url, node_ids, after, ready, stop, out))
+
+
+async def measure(url: str, seeded, tokens, args, server, newest) -> list[dict]:
     results = [await ingest(url, tokens, seeded.pipeline_ids, args.lines, args.concurrency,
                             args.seconds, server)]
     results[0]["tails"] = 0
     if not args.tails:
         return results
-    arrivals: list[float] = []
-    async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(30, read=None),
-                                 limits=httpx.Limits(max_connections=args.tails + 8)) as browser:
-        await sign_in(browser)
-        ready = asyncio.Event()
-        ready.target = args.tails  # type: ignore[attr-defined]
-        opened: list[int] = []
-        # The first nodes of the rotation are the ones watched: every tail gets lines.
-        tails = [asyncio.create_task(open_tail(browser, node_id, arrivals, ready, opened))
-                 for node_id, _ in tokens[:args.tails]]
-        await asyncio.wait_for(ready.wait(), 60)
+    # The browsers are another process: reading 100 streams must not slow the posting client.
+    context = multiprocessing.get_context("spawn")
+    ready, stop, out = context.Event(), context.Event(), context.Queue()
+    # The first nodes of the rotation are the ones watched: every tail gets lines.
+    watcher = context.Process(target=tail_process, args=(
+        url, [node_id for node_id, _ in tokens[:args.tails]], newest(), ready, stop, out))
+    watcher.start()
+    try:
+        while not ready.is_set():
+            await asyncio.sleep(0.1)
         meter = CpuMeter(server)
         await asyncio.sleep(args.idle)
         idle_elapsed, idle_cpu = meter.read()
         loaded = await ingest(url, tokens, seeded.pipeline_ids, args.lines, args.concurrency,
                               args.seconds, server)
         await asyncio.sleep(1.0)  # the last lines reach the tails
-        for task in tails:
-            task.cancel()
-        await asyncio.gather(*tails, return_exceptions=True)
+    finally:
+        stop.set()
+    arrivals = out.get(timeout=60)
+    watcher.join(30)
     loaded.update(tails=args.tails, idle=100 * idle_cpu / idle_elapsed, arrivals=arrivals)
     results.append(loaded)
     return results
@@ -139,8 +167,17 @@ def run(backend: str, args) -> list[list[str]]:
         tokens.append((node_id, (state / f"sim-{i:0{width}d}" / "node-token").read_text()))
     server = start_server(url, wd, workers=args.workers or 1,
                           env={"VECTORFLOW_TAIL_POLL": "0.5"})
+    def newest() -> int:
+        from vectorflow.extensions import db
+        from vectorflow.models import LogLine
+
+        with app.app_context():
+            value = db.session.scalar(sa.select(sa.func.max(LogLine.id))) or 0
+            db.session.remove()
+            return value
+
     try:
-        results = asyncio.run(measure(server.url, seeded, tokens, args, server))
+        results = asyncio.run(measure(server.url, seeded, tokens, args, server, newest))
     finally:
         server.stop()
     rows = []
