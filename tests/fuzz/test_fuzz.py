@@ -38,7 +38,8 @@ FUZZ = settings(max_examples=int(os.environ.get("VF_FUZZ_EXAMPLES", "12")), dead
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 # Streams never end; the document is served as is.
-SKIPPED = {"/api/v1/events", "/api/agent/push", "/api/v1/openapi.json"}
+SKIPPED = {"/api/v1/events", "/api/agent/push", "/api/v1/openapi.json",
+           "/api/v1/nodes/{node_id}/logs/stream"}
 
 
 def operations(prefix: str, *, with_input: bool = True) -> list[tuple[str, str]]:

@@ -164,3 +164,18 @@ def test_a_tap_stops_at_its_time_limit(app, server, world, agent, pipeline):
     stopped = wait_for(lambda: db.session.scalar(sa.select(Tap).where(
         Tap.id == tap.id, Tap.status == TapStatus.STOPPED)))
     assert stopped.stop_reason == "time_limit" and stopped.stopped_at <= utcnow()
+
+
+def test_an_api_token_follows_a_nodes_lines_from_now(app, server, api_tokens, agent, pipeline):
+    send_logs(agent, pipeline, "2026-05-03T15:00:00Z INFO before the stream")
+    stream = server.stream(f"/api/v1/nodes/{agent.node.id}/logs/stream?level=WARN",
+                           token=api_tokens["VIEWER"])
+    assert stream.status_code == 200
+    send_logs(agent, pipeline, "2026-05-03T15:00:01Z INFO not warn enough",
+              "2026-05-03T15:00:02Z WARN slow sink")
+    [line] = lines_of(stream, 1)
+    assert line["message"] == "slow sink"
+    assert server.stream(f"/api/v1/nodes/{agent.node.id}/logs/stream",
+                         token=api_tokens["outsider"]).status_code == 404
+    assert server.stream(f"/api/v1/nodes/{agent.node.id}/logs/stream?level=LOUD",
+                         token=api_tokens["VIEWER"]).status_code == 400

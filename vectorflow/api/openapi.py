@@ -136,6 +136,16 @@ PATHS: dict[str, dict[str, Operation]] = {
                   response=page_of(telemetry.LogLineOut), query=telemetry.LogsQuery,
                   errors=(404,), tag="nodes"),
     },
+    "/api/v1/nodes/{node_id}/logs/stream": {
+        "get": op("Follow the node's new log lines (server-sent events)",
+                  description="`event: lines` messages whose `data:` is a JSON array of lines "
+                              "(as in /logs items) and whose `id:` is the last line's id: resume "
+                              "with Last-Event-ID. `event: dropped` (`{\"count\"}`) says lines "
+                              "were skipped because the client read too slowly. Log lines are "
+                              "not on /api/v1/events (README: Agent telemetry).",
+                  query=telemetry.LogStreamQuery, content_type="text/event-stream",
+                  errors=(404,), tag="nodes"),
+    },
     "/api/v1/nodes/{node_id}/agent-update": {
         "post": op("Ask the node's agent to update itself on its next poll (ADMIN)",
                    description="Sets the node's pendingAction; it is delivered even during "

@@ -141,6 +141,17 @@ class LogsQuery(RequestModel):
         return {}
 
 
+class LogStreamQuery(RequestModel):
+    """Filters of a node's live tail: GET /api/v1/nodes/<id>/logs/stream."""
+
+    pipeline_id: Id | None = Field(None, description="Only this pipeline's lines.")
+    level: Level | None = Field(None, description="This level and the more severe ones.")
+    q: text(200) | None = Field(None, description="Lines containing this text.")
+    after: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
+        None, description="Start after this line id (an `id` seen before); default: now. "
+                          "The Last-Event-ID header wins.")
+
+
 class LogLineOut(ResponseModel):
     """One of Vector's log lines, oldest first; ``id`` grows with every line stored."""
 

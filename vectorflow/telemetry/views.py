@@ -65,28 +65,31 @@ def _lines_message(items: list[tuple[int, str]]) -> bytes:
             f"data: [{','.join(data for _, data in items)}]\n\n").encode()
 
 
-def _open_log_tail(**scope):
-    """Stream new lines of a node or pipeline, from ``after`` (the panel's newest line)."""
-    filters = _filters()
-    tail = Tail(levels=service.levels_from(filters["level"]), q=filters["q"],
-                after=_after(), capacity=get_hub().capacity, **scope)
-    # The lines since the panel was rendered, from the database, then the hub's.
-    backlog = service.lines_after(tail.after, limit=1000, node_id=tail.node_id,
-                                  pipeline_id=tail.pipeline_id, level=filters["level"],
-                                  q=filters["q"])
+def open_log_tail(*, level: str | None, q: str | None, after: int, **scope):
+    """Stream new lines of a node or pipeline (``scope``) after line ``after``, filtered;
+    the caller has checked access. Shared with GET /api/v1/nodes/<id>/logs/stream."""
     from .hub import line_json
 
+    tail = Tail(levels=service.levels_from(level), q=q, after=after,
+                capacity=get_hub().capacity, **scope)
+    # The lines since the panel was rendered, from the database, then the hub's.
+    backlog = service.lines_after(tail.after, limit=1000, node_id=tail.node_id,
+                                  pipeline_id=tail.pipeline_id, level=level, q=q)
     first = b"retry: 3000\n\n"
     if backlog:
         tail.after = backlog[-1].id
         first += _lines_message([(row.id, line_json(row)) for row in backlog])
-    tail.after = max(tail.after, service.newest_log_id()) if not backlog else tail.after
     hub = get_hub()
     hub.open(tail)
     keepalive, max_age = _stream_settings()
     db.session.close()  # nothing below touches the database while the stream is open
     return event_stream_response(tail_stream(hub, tail, first, render=_lines_message,
                                              keepalive=keepalive, max_age=max_age))
+
+
+def _open_log_tail(**scope):
+    filters = _filters()
+    return open_log_tail(level=filters["level"], q=filters["q"], after=_after(), **scope)
 
 
 # -- node page --------------------------------------------------------------------------------
