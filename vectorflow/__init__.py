@@ -81,6 +81,10 @@ def register_extensions(app: Flask) -> None:
 
     sweeper.init_app(app)
 
+    from . import telemetry
+
+    telemetry.init_app(app)
+
     from .auth import principals, throttle
 
     principals.init_app(app)
@@ -122,6 +126,10 @@ def register_blueprints(app: Flask) -> None:
     from .windows import bp as windows_bp
 
     app.register_blueprint(windows_bp)
+
+    from .telemetry import bp as telemetry_bp
+
+    app.register_blueprint(telemetry_bp)
 
     from .probes import bp as probes_bp
 

@@ -5,7 +5,7 @@ deployed pipeline) and (status, node_id) for the errors filter (crashed pipeline
 vector_nodes gets name (the default sort) and last_seen (pruning nodes unseen for N days).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01 22:00:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

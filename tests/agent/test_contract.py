@@ -41,7 +41,7 @@ def test_the_config_response_has_the_shape_of_the_contract_fixture(agent, world)
 
     body = agent.config().get_json()
     # Every key we send is one the agent knows, with the type the agent decodes it into.
-    optional_upstream = {"sampleRequests"}  # event sampling is a later issue
+    optional_upstream = {"sampleRequests"}  # present only while a sample request is pending
     assert set(body) == set(expected) - optional_upstream
     for key in body:
         assert json_type(body[key]) == json_type(expected[key]), key

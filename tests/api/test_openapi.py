@@ -90,10 +90,20 @@ def test_every_documented_schema_is_valid_json_schema():
 @pytest.mark.parametrize("fixture,schema", [
     ("config-response.json", "AgentConfig"),
     ("heartbeat-request.json", "AgentHeartbeat"),
+    ("sample-results-request.json", "AgentSampleResults"),
+    ("tap-event-request.json", "AgentTapEvents"),
+    ("tap-stopped-request.json", "AgentTapEvents"),
 ])
 def test_the_agent_contract_fixtures_match_the_documented_schemas(fixture, schema):
     payload = json.loads((FIXTURES / fixture).read_text())
     _validate(payload, {"$ref": f"#/components/schemas/{schema}"}, fixture)
+
+
+def test_the_log_batches_fixture_matches_the_documented_batches():
+    # The body is a bare array; the document describes it as the model's ``batches``.
+    payload = json.loads((FIXTURES / "log-batches-request.json").read_text())
+    _validate({"batches": payload}, {"$ref": "#/components/schemas/AgentLogBatches"},
+              "log-batches-request.json")
 
 
 def test_a_response_with_an_undocumented_key_fails_the_check():

@@ -136,7 +136,7 @@ def stack(tmp_path_factory):
                            log_path=ARTIFACTS / "server.log").start()
     stack.server, stack.url = server, server.url
     fleet = Fleet(server.url, stack.enroll_token, 3, poll=1.0, push=True, prefix="edge",
-                  state_dir=base / "agents", ramp=0.5)
+                  state_dir=base / "agents", ramp=0.5, log_interval=1.0)
     stack.fleet_thread = FleetThread(fleet)
     stack.fleet_thread.start()
     try:

@@ -14,6 +14,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -37,7 +38,8 @@ FUZZ = settings(max_examples=int(os.environ.get("VF_FUZZ_EXAMPLES", "12")), dead
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 # Streams never end; the document is served as is.
-SKIPPED = {"/api/v1/events", "/api/agent/push", "/api/v1/openapi.json"}
+SKIPPED = {"/api/v1/events", "/api/agent/push", "/api/v1/openapi.json",
+           "/api/v1/nodes/{node_id}/logs/stream"}
 
 
 def operations(prefix: str, *, with_input: bool = True) -> list[tuple[str, str]]:
@@ -102,6 +104,66 @@ def test_a_heartbeat_never_fails_whatever_the_body(app, client, fleet, data):
                            content_type="application/json",
                            headers={"Authorization": f"Bearer {fleet['node_token']}"})
     answered(app, "POST", "/api/agent/heartbeat", body, response)
+
+
+# -- agent telemetry ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def telemetry_fleet(fleet, world):
+    """The fleet plus a sample request and a running tap the fuzzed bodies can point at."""
+    from vectorflow.models import Pipeline, VectorNode
+    from vectorflow.services import telemetry
+    from vectorflow.services.actors import Actor
+
+    pipeline = db.session.get(Pipeline, fleet["pipeline"])
+    node = db.session.scalar(sa.select(VectorNode))
+    sample = telemetry.request_sample(pipeline, "out", 5, Actor.cli())
+    tap = telemetry.start_tap(node, pipeline, "out", Actor.cli())
+    db.session.commit()
+    return {**fleet, "sample": sample.id, "tap": tap.id}
+
+
+def agent_post(client, fleet, path, body):
+    return client.post(path, data=encode(body), content_type="application/json",
+                       headers={"Authorization": f"Bearer {fleet['node_token']}"})
+
+
+@FUZZ
+@given(data=st.data())
+def test_a_log_post_never_fails_whatever_the_body(app, client, fleet, data):
+    body = data.draw(hostile_bodies("AgentLogBatches"))
+    # The wire body is the array the document describes as ``batches``.
+    wire = body["batches"] if isinstance(body, dict) and "batches" in body else body
+    for batch in wire if isinstance(wire, list) else []:
+        if isinstance(batch, dict) and data.draw(st.booleans()):
+            batch["pipelineId"] = fleet["pipeline"]
+    response = agent_post(client, fleet, "/api/agent/logs", wire)
+    assert response.status_code < 500, (wire, response.status_code)
+    answered(app, "POST", "/api/agent/logs", {"batches": wire}, response)
+
+
+@FUZZ
+@given(data=st.data())
+def test_sample_results_never_fail_whatever_the_body(app, client, telemetry_fleet, data):
+    body = data.draw(hostile_bodies("AgentSampleResults"))
+    results = body.get("results") if isinstance(body, dict) else None
+    for result in results if isinstance(results, list) else []:
+        if isinstance(result, dict) and data.draw(st.booleans()):
+            result["requestId"] = telemetry_fleet["sample"]
+            result["componentKey"] = "out"
+    response = agent_post(client, telemetry_fleet, "/api/agent/samples", body)
+    answered(app, "POST", "/api/agent/samples", body, response)
+
+
+@FUZZ
+@given(data=st.data())
+def test_tap_events_never_fail_whatever_the_body(app, client, telemetry_fleet, data):
+    body = data.draw(hostile_bodies("AgentTapEvents"))
+    if isinstance(body, dict) and data.draw(st.booleans()):
+        body["requestId"] = telemetry_fleet["tap"]
+    response = agent_post(client, telemetry_fleet, "/api/agent/tap-events", body)
+    answered(app, "POST", "/api/agent/tap-events", body, response)
 
 
 # -- /api/v1 --------------------------------------------------------------------------------
@@ -188,7 +250,10 @@ def test_the_rest_api_never_fails_whatever_the_input(app, client, objects, metho
 
 def test_every_operation_with_input_is_fuzzed():
     fuzzed = set(operations("/api/v1/")) | {("POST", "/api/agent/enroll"),
-                                            ("POST", "/api/agent/heartbeat")}
+                                            ("POST", "/api/agent/heartbeat"),
+                                            ("POST", "/api/agent/logs"),
+                                            ("POST", "/api/agent/samples"),
+                                            ("POST", "/api/agent/tap-events")}
     with_input = set(operations("/api/")) - {("GET", p) for p in SKIPPED}
     assert with_input <= fuzzed
 

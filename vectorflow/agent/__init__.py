@@ -8,3 +8,4 @@ csrf.exempt(bp)
 
 from . import views  # noqa: E402,F401
 from . import push  # noqa: E402,F401
+from . import telemetry  # noqa: E402,F401

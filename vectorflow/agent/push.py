@@ -25,6 +25,13 @@ MAINTENANCE_REASONS = {
     "auto_exited": "maintenance_off",
 }
 SELF_UPDATE_FIELDS = ("targetVersion", "downloadUrl", "checksum")
+# Telemetry requests (services/telemetry.py): event type -> (message type, payload keys).
+TELEMETRY_MESSAGES = {
+    "pipeline.sample_requested": ("sample_request",
+                                  ("requestId", "pipelineId", "componentKeys", "limit")),
+    "node.tap_started": ("tap_start", ("requestId", "pipelineId", "componentId")),
+    "node.tap_stopped": ("tap_stop", ("requestId",)),
+}
 
 
 def push_message(ev: LiveEvent) -> dict | None:
@@ -35,6 +42,9 @@ def push_message(ev: LiveEvent) -> dict | None:
         if payload.get("pipelineId"):
             message["pipelineId"] = payload["pipelineId"]
         return message
+    if ev.type in TELEMETRY_MESSAGES:
+        kind, keys = TELEMETRY_MESSAGES[ev.type]
+        return {"type": kind, **{key: payload.get(key) for key in keys}}
     if ev.type == "node.maintenance_changed" and payload.get("state") in MAINTENANCE_REASONS:
         return {"type": "config_changed", "reason": MAINTENANCE_REASONS[payload["state"]]}
     if ev.type == "node.updated" and isinstance(payload.get("pendingAction"), dict):

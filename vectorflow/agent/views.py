@@ -23,6 +23,7 @@ from ..services.agent import (
     authenticate_polling_node,
     enroll_node,
 )
+from ..services.telemetry import pending_sample_requests
 from . import bp
 
 
@@ -72,6 +73,10 @@ def enroll():
 def config():
     body = agent_config(current_node())
     body.push_url = push_url()
+    if current_node().samples_pending:  # read in the node's one statement
+        samples = pending_sample_requests(current_node().environment.id)
+        if samples:
+            body.sample_requests = samples
     response = respond(body)
     # The body carries secret values: never keep it in a cache.
     response.headers["Cache-Control"] = "no-store"

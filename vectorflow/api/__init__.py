@@ -13,3 +13,4 @@ from . import secrets  # noqa: E402,F401  isort: skip
 from . import alerts  # noqa: E402,F401  isort: skip
 from . import windows  # noqa: E402,F401  isort: skip
 from . import samples  # noqa: E402,F401  isort: skip
+from . import logs  # noqa: E402,F401  isort: skip

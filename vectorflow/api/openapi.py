@@ -13,7 +13,7 @@ from functools import cache
 
 from pydantic import BaseModel
 
-from ..schemas import agent, api, samples
+from ..schemas import agent, api, samples, telemetry
 from ..schemas.base import components, page_of, query_parameters, ref
 from ..schemas.fields import ID_PATTERN, INT64_MAX
 
@@ -127,6 +127,24 @@ PATHS: dict[str, dict[str, Operation]] = {
                     errors=(403, 404), tag="nodes"),
         "delete": op("Delete a node; its agent's token stops working at once (ADMIN)",
                      status=204, errors=(403, 404), tag="nodes"),
+    },
+    "/api/v1/nodes/{node_id}/logs": {
+        "get": op("The node's recent log lines, oldest first",
+                  description="Vector's own log lines as the agent posted them, kept per node "
+                              "and pipeline as a bounded recent window (README: Agent "
+                              "telemetry). Follow with `?cursor=<nextCursor>`.",
+                  response=page_of(telemetry.LogLineOut), query=telemetry.LogsQuery,
+                  errors=(404,), tag="nodes"),
+    },
+    "/api/v1/nodes/{node_id}/logs/stream": {
+        "get": op("Follow the node's new log lines (server-sent events)",
+                  description="`event: lines` messages whose `data:` is a JSON array of lines "
+                              "(as in /logs items) and whose `id:` is the last line's id: resume "
+                              "with Last-Event-ID. `event: dropped` (`{\"count\"}`) says lines "
+                              "were skipped because the client read too slowly. Log lines are "
+                              "not on /api/v1/events (README: Agent telemetry).",
+                  query=telemetry.LogStreamQuery, content_type="text/event-stream",
+                  errors=(404,), tag="nodes"),
     },
     "/api/v1/nodes/{node_id}/agent-update": {
         "post": op("Ask the node's agent to update itself on its next poll (ADMIN)",
@@ -333,6 +351,29 @@ PATHS: dict[str, dict[str, Operation]] = {
     "/api/agent/heartbeat": {
         "post": op("Report pipeline statuses and host metrics", response=agent.Ok,
                    body=agent.AgentHeartbeat, security=NODE_AUTH, tag="agent"),
+    },
+    "/api/agent/logs": {
+        "post": op("Post Vector's own log lines, per pipeline",
+                   description="The body is a JSON **array** of batches "
+                               "(`[{\"pipelineId\", \"lines\": [...]}]`), documented here as "
+                               "the `batches` of its model. Lines of pipelines outside the "
+                               "node's environment are dropped; still 200.",
+                   response=agent.Ok, body=telemetry.AgentLogBatches, security=NODE_AUTH,
+                   tag="agent"),
+    },
+    "/api/agent/samples": {
+        "post": op("Answer sample requests with events and the fields inferred from them",
+                   description="Answers to unknown, finished or other environments' "
+                               "requests are dropped; still 200.",
+                   response=agent.Ok, body=telemetry.AgentSampleResults, security=NODE_AUTH,
+                   tag="agent"),
+    },
+    "/api/agent/tap-events": {
+        "post": op("Post a batch of a live tap's events, or its end (status stopped)",
+                   description="Batches for a tap that is not running on this node are "
+                               "dropped; still 200.",
+                   response=agent.Ok, body=telemetry.AgentTapEvents, security=NODE_AUTH,
+                   tag="agent"),
     },
     "/api/agent/push": {
         "get": op("Server-sent events telling the agent to poll now",

@@ -93,7 +93,8 @@ def serve_demo(instance: Path, host: str, port: int, token: str, agents: int, po
     except RuntimeError as err:
         raise click.ClickException(f"the server did not start: {err}") from None
     fleet = Fleet(server.url, token, agents, poll=poll, crash_rate=crash_rate,
-                  state_dir=state_dir, push=True, ramp=min(poll, 3.0)) if agents else None
+                  state_dir=state_dir, push=True, ramp=min(poll, 3.0),
+                  log_interval=2.0) if agents else None
     runner = FleetThread(fleet) if fleet else None
     stopping = False
 

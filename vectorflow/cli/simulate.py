@@ -57,15 +57,17 @@ class Duration(click.ParamType):
               help="Size of the shared HTTP connection pool for polls and heartbeats.")
 @click.option("--progress", default="10s", show_default=True, type=Duration(),
               help="Print a progress line this often (0 to disable).")
+@click.option("--log-interval", default="2s", show_default=True, type=Duration(),
+              help="Post Vector's log lines this often, as newer agents do (0: never).")
 def simulate_command(url, token_file, agents, poll, crash_rate, duration, state_dir, push, prefix,
-                     first_index, ramp, connections, progress):
+                     first_index, ramp, connections, progress, log_interval):
     """Run N simulated vf-agents that enroll, poll, run pipelines and heartbeat."""
     from ..simulator.fleet import Fleet, tune_gc
 
     token = enrollment_token(token_file)
     fleet = Fleet(url, token, agents, poll=poll, crash_rate=crash_rate, state_dir=state_dir,
                   push=push, prefix=prefix, first_index=first_index, ramp=ramp,
-                  connections=connections)
+                  connections=connections, log_interval=log_interval or None)
     tune_gc()
     click.echo(f"simulating {agents} agents against {fleet.url} (poll {poll:g}s, "
                f"push {'on' if push else 'off'}; Ctrl-C to stop)")

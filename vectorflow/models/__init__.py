@@ -23,6 +23,7 @@ from .maintenance import (
 from .pipelines import LogLevel, NodePipelineStatus, Pipeline, PipelineVersion, ProcessStatus, Secret
 from .samples import NodeSample, PipelineSample
 from .settings import SystemSettings
+from .telemetry import LogLine, SampleRequest, SampleStatus, Tap, TapEvent, TapStatus
 from .tokens import ApiToken
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "NodePipelineStatus", "NodeSample", "NodeStatus", "NodeStatusEvent", "Pipeline", "PipelineVersion",
     "PipelineSample", "ProcessStatus", "Role", "Secret", "SecretBackend", "SystemSettings", "Team", "TeamMember",
     "User", "UserSession", "VectorNode", "utcnow",
+    "LogLine", "SampleRequest", "SampleStatus", "Tap", "TapEvent", "TapStatus",
 ]

@@ -23,6 +23,8 @@ from ..models import (
     NodeStatus,
     Pipeline,
     ProcessStatus,
+    SampleRequest,
+    SampleStatus,
     SecretBackend,
     SystemSettings,
     VectorNode,
@@ -178,6 +180,7 @@ class PollingNode:
     pending_action: dict | None
     poll_interval_ms: int
     environment: PollEnvironment
+    samples_pending: bool = False  # the environment has sample requests (services.telemetry)
 
 
 _POLLING_NODE = (
@@ -186,7 +189,10 @@ _POLLING_NODE = (
               Environment.secret_backend, Environment.secret_backend_config,
               Environment.config_revision,
               sa.select(SystemSettings.fleet_poll_interval_ms).where(SystemSettings.id == 1)
-              .scalar_subquery().label("poll_interval_ms"))
+              .scalar_subquery().label("poll_interval_ms"),
+              sa.exists().where(SampleRequest.environment_id == Environment.id,
+                                SampleRequest.status == SampleStatus.PENDING)
+              .label("samples_pending"))
     .join(Environment, Environment.id == VectorNode.environment_id)
     .where(VectorNode.node_token_digest == sa.bindparam("digest"))
 )  # built once: every agent polls every few seconds
@@ -230,6 +236,7 @@ def authenticate_polling_node(raw_token: str | None) -> PollingNode | None:
         poll_interval_ms=row.poll_interval_ms or DEFAULT_POLL_INTERVAL_MS,
         environment=PollEnvironment(row.environment_id, row.secret_backend,
                                     row.secret_backend_config, row.config_revision),
+        samples_pending=bool(row.samples_pending),
     )
 
 

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from .http import HTTPError, Response
 from .sse import iter_messages
+from .telemetry import Telemetry
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fleet import Fleet
@@ -140,6 +141,7 @@ class SimAgent:
         self.wake = asyncio.Event()
         self.booted = time.monotonic()
         self.pid_counter = 1000 + self.rng.randrange(30000)
+        self.telemetry = Telemetry(self)
         self.host_base = {
             "memoryTotalBytes": self.rng.choice([4, 8, 16, 32]) * GIB,
             "fsTotalBytes": self.rng.choice([50, 100, 200]) * GIB,
@@ -249,6 +251,9 @@ class SimAgent:
         action = config.get("pendingAction")
         if isinstance(action, dict) and action.get("type") == "self_update":
             self.self_update(action.get("targetVersion"))
+        for request in config.get("sampleRequests") or []:
+            if isinstance(request, dict):
+                self.telemetry.on_sample_request(request)
         push_url = config.get("pushUrl")
         if isinstance(push_url, str):
             self.fleet.advertised_push_url = push_url
@@ -286,6 +291,8 @@ class SimAgent:
 
     def start(self, pipeline_id: str, checksum: str, version: int, now: float) -> None:
         """Start a simulated Vector process for a pipeline."""
+        self.telemetry.note(pipeline_id, "INFO", "vector::app: Vector has started. "
+                            f"version=\"{self.vector_version}\"")
         self.processes[pipeline_id] = Process(
             pipeline_id=pipeline_id, version=version, checksum=checksum, pid=self.next_pid(),
             started=now, rate=self.rng.uniform(20, 500), bytes_per_event=self.rng.randint(120, 600),
@@ -364,6 +371,8 @@ class SimAgent:
             backoff = min(backoff * 2, 30.0)
         if self.fleet.push:
             self.fleet.spawn(self.push_loop())
+        if self.fleet.log_interval:
+            self.fleet.spawn(self.telemetry.log_loop(self.fleet.log_interval))
         interval = self.interval
         next_tick = time.monotonic()
         while True:
@@ -440,3 +449,9 @@ class SimAgent:
                 self.wake.set()
         elif kind == "action" and message.get("action") == "self_update":
             self.self_update(message.get("targetVersion"))
+        elif kind == "sample_request":
+            self.telemetry.on_sample_request(message)
+        elif kind == "tap_start":
+            self.telemetry.on_tap_start(message)
+        elif kind == "tap_stop":
+            self.telemetry.on_tap_stop(message)

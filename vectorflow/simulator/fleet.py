@@ -49,6 +49,7 @@ class Fleet:
         push_read_timeout: float = 90.0,
         seed: int | str = 0,
         stats: Stats | None = None,
+        log_interval: float | None = None,
     ):
         self.url = url.rstrip("/")
         self.enroll_token = enroll_token
@@ -62,6 +63,8 @@ class Fleet:
         self.honour_server_interval = honour_server_interval
         self.push_read_timeout = push_read_timeout
         self.seed = seed
+        # Post Vector's log lines this often (the agent's VF_LOG_FLUSH_INTERVAL); None: never.
+        self.log_interval = log_interval
         self.stats = stats or Stats()
         self.advertised_push_url: str | None = None
         width = max(4, len(str(first_index + agents - 1)))
