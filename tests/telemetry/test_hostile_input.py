@@ -12,6 +12,8 @@ from vectorflow.models import Event, LogLine, SampleRequest, TapEvent
 from vectorflow.services import telemetry
 from vectorflow.services.actors import Actor
 
+from ..agent.test_hostile_input import assert_refused, count
+
 SURROGATE = "\ud800"
 NUL = "a\x00b"
 HUGE = 10**400
@@ -22,17 +24,6 @@ def post(agent, path: str, body=None, raw: str | None = None):
     data = raw if raw is not None else json.dumps(body)  # "\ud800" goes out as an escape
     return agent.client.post(path, data=data, content_type="application/json",
                              headers=agent.headers)
-
-
-def assert_refused(response, field: str) -> None:
-    assert response.status_code == 400, response.get_data(as_text=True)
-    payload = response.get_json()
-    assert payload["error"] == "Invalid input"
-    assert field in payload["details"], payload
-
-
-def count(model) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
 @pytest.mark.parametrize("body, field", [
