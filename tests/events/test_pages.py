@@ -38,7 +38,8 @@ def test_a_fleet_row_refetches_itself_on_its_nodes_events(client, login_as, node
     login_as("VIEWER")
     page = client.get("/").get_data(as_text=True)
     row = re.search(rf'<tr id="node-row-{node.id}"[^>]*>', page).group(0)
-    assert f'hx-get="/fleet/rows/{node.id}"' in row
+    # The row re-fetches itself and remembers the page it sits on (its forms return there).
+    assert f'hx-get="/fleet/rows/{node.id}?back=/"' in row
     assert f'hx-trigger="sse:node-{node.id}"' in row
     fragment = client.get(f"/fleet/rows/{node.id}").get_data(as_text=True)
     assert fragment.lstrip().startswith(f'<tr id="node-row-{node.id}"')
