@@ -60,7 +60,7 @@ def register_wrappers(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from . import db_setup
     from .extensions import csrf, db, login_manager, migrate
-    from .services import config_render, events, heartbeats, samples
+    from .services import config_render, events, heartbeats, poll_cache, samples
 
     db.init_app(app)
     db_setup.init_app(app)
@@ -76,6 +76,7 @@ def register_extensions(app: Flask) -> None:
     from . import live
 
     live.init_app(app)
+    poll_cache.init_app(app)  # fed by the broker's live feed
 
     from . import sweeper
 

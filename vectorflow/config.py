@@ -52,6 +52,10 @@ def from_environment(instance_path: str) -> dict:
         "VECTORFLOW_HEARTBEAT_WINDOW_MS": float(os.environ.get("VECTORFLOW_HEARTBEAT_WINDOW_MS",
                                                                "2")),
         "VECTORFLOW_HEARTBEAT_BATCH": int(os.environ.get("VECTORFLOW_HEARTBEAT_BATCH", "100")),
+        # The config poll's per-process cache (services.poll_cache): an entry is read again
+        # after this many seconds even when no change dropped it; 0 turns the cache off.
+        "VECTORFLOW_POLL_CACHE_SECONDS": float(os.environ.get("VECTORFLOW_POLL_CACHE_SECONDS",
+                                                              "300")),
         # A sign-in (session and remember-me cookie) lasts at most this many days.
         "VECTORFLOW_SESSION_DAYS": float(os.environ.get("VECTORFLOW_SESSION_DAYS", "30")),
         # Failed sign-ins allowed per account and per client address (the `limits` notation).

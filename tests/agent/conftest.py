@@ -1,6 +1,8 @@
 """Fixtures for the agent API tests: contract payloads, enrolled agents, query counting."""
 from __future__ import annotations
 
+import threading
+
 import copy
 import json
 import os
@@ -94,11 +96,13 @@ class QueryCounter:
 
 @contextmanager
 def count_queries():
-    """Count the SQL statements run inside the block."""
+    """Count the SQL statements this thread runs inside the block (not the live feed's)."""
     counter = QueryCounter()
+    thread = threading.get_ident()
 
     def before(conn, cursor, statement, parameters, context, executemany):
-        counter.statements.append(statement)
+        if threading.get_ident() == thread:
+            counter.statements.append(statement)
 
     sa.event.listen(db.engine, "before_cursor_execute", before)
     try:

@@ -58,13 +58,13 @@ def test_a_second_poll_of_the_environment_skips_rendering(world, deployed, make_
     other = make_agent("node-1")
     with count_queries() as cached:
         assert token_polled(other) == "first"
-    db.session.execute(db.update(Environment).where(Environment.id == world.env.id)
-                       .values(config_revision=Environment.config_revision + 1))
-    db.session.commit()
+    with count_queries() as steady:  # node-1 is in the process's poll cache now
+        assert token_polled(other) == "first"
+    rotate_api_token(world.env, "second")
     with count_queries() as rendered:
-        polled(other)
+        assert token_polled(other) == "second"
     # One statement (node, environment, revision, poll interval), then the render's one more.
-    assert len(cached) == 1 and len(rendered) == 2
+    assert len(cached) == 1 and len(steady) == 0 and len(rendered) == 2
 
 
 def test_a_new_version_reaches_the_next_poll(world, deployed):

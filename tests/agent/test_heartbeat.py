@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from vectorflow.live.broker import INTERNAL_EVENTS
 from vectorflow.extensions import db
 from vectorflow.models import (
     DeploymentMode,
@@ -41,7 +42,8 @@ def statuses(node) -> dict:
 
 
 def events(kind=None) -> list[Event]:
-    query = sa.select(Event).order_by(Event.id)
+    """The events dashboards and agents see (not the processes' own)."""
+    query = sa.select(Event).where(Event.type.not_in(INTERNAL_EVENTS)).order_by(Event.id)
     if kind:
         query = query.where(Event.type == kind)
     return db.session.scalars(query).all()

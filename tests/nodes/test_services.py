@@ -2,6 +2,7 @@
 import pytest
 import sqlalchemy as sa
 
+from vectorflow.live.broker import INTERNAL_EVENTS
 from vectorflow.models import (
     AuditLog,
     DeploymentMode,
@@ -32,7 +33,9 @@ def audit_rows(db):
 
 
 def event_types(db):
-    return [e.type for e in db.session.scalars(sa.select(Event).order_by(Event.id))]
+    """The types of the events dashboards and agents see (not the processes' own)."""
+    return [e.type for e in db.session.scalars(sa.select(Event).where(
+        Event.type.not_in(INTERNAL_EVENTS)).order_by(Event.id))]
 
 
 def test_renaming_is_audited_with_before_and_after(db, node):
@@ -82,7 +85,7 @@ def test_deleting_a_node_is_audited_and_announced(db, node):
     assert db.session.get(VectorNode, node_id) is None
     (row,) = audit_rows(db)
     assert row.action == "node.deleted" and row.before["name"] == "web-1"
-    (event,) = db.session.scalars(sa.select(Event)).all()
+    (event,) = db.session.scalars(sa.select(Event).where(Event.type.not_in(INTERNAL_EVENTS))).all()
     assert (event.type, event.node_id) == ("node.deleted", node_id)
 
 

@@ -21,6 +21,8 @@ from .hub import Hub, LiveEvent, sse_message
 log = logging.getLogger(__name__)
 
 KEEPALIVE = b": keep-alive\n\n"
+# Events between this app's processes only (services.poll_cache), never sent to a stream.
+INTERNAL_EVENTS = frozenset({"agent.config_changed"})
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -60,8 +62,8 @@ def browser_subscription(scope: Scope) -> Subscription:
         data = json.dumps({"type": "resync", "reason": reason})
         return sse_message(data, event="resync", id=position).encode()
 
-    return Subscription(render=lambda ev: ev.message if scope.matches(ev) else None,
-                        resync=resync)
+    return Subscription(render=lambda ev: ev.message if scope.matches(ev)
+                        and ev.type not in INTERNAL_EVENTS else None, resync=resync)
 
 
 def event_stream_response(stream: Iterator[bytes]) -> Response:
@@ -76,7 +78,25 @@ class Broker:
         self.app = app
         self._lock = threading.Lock()
         self._redis = None
+        # In-process listeners of every committed event the feed brings (poll_cache), and
+        # what each does when the feed fails (events may then have been missed).
+        self._listeners: list[Callable[[list[LiveEvent]], None]] = []
+        self._on_failure: list[Callable[[], None]] = []
         self._configure()
+
+    def add_listener(self, listener: Callable[[list[LiveEvent]], None],
+                     on_failure: Callable[[], None]) -> None:
+        """Call ``listener`` with each batch of events the feed brings, in id order, and
+        ``on_failure`` whenever the feed fails (until it is live again, ``feed_is_live`` is
+        False)."""
+        self._listeners.append(listener)
+        self._on_failure.append(on_failure)
+
+    def feed_is_live(self) -> bool:
+        """Whether this process's feed runs and has brought every committed event so far
+        (up to its wake-up delay)."""
+        feed = self._feed
+        return feed is not None and feed.live and not self.hub.closed
 
     def _configure(self) -> None:
         config = self.app.config
@@ -120,14 +140,16 @@ class Broker:
                 return
             engine = db.engine
             postgres = engine.dialect.name == "postgresql"
-            poll = float(self.poll_interval or (5.0 if postgres or self.redis_url else 1.0))
+            poll = float(self.poll_interval or (5.0 if postgres or self.redis_url else 0.5))
+            hooks = {"listeners": self._listeners, "on_failure": self._on_failure}
             if self.redis_url:
-                feed: Feed = RedisFeed(self.hub, engine, poll, redis_url=self.redis_url)
+                feed: Feed = RedisFeed(self.hub, engine, poll, redis_url=self.redis_url, **hooks)
             elif postgres:
-                feed = PostgresFeed(self.hub, engine, poll)
+                feed = PostgresFeed(self.hub, engine, poll, **hooks)
             else:
-                feed = LocalFeed(self.hub, engine, poll)
+                feed = LocalFeed(self.hub, engine, poll, **hooks)
             self.hub.start_at(self.head())
+            feed.live = True  # every event up to the head is behind us; the thread brings the rest
             feed.start()
             self._feed = feed
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -37,10 +38,16 @@ class Feed:
 
     name = "poll"
 
-    def __init__(self, hub: Hub, engine: sa.Engine, poll_interval: float):
+    def __init__(self, hub: Hub, engine: sa.Engine, poll_interval: float, *,
+                 listeners: list[Callable[[list[LiveEvent]], None]] = (),
+                 on_failure: list[Callable[[], None]] = ()):
         self.hub = hub
         self.engine = engine
         self.poll_interval = poll_interval
+        self.listeners, self.on_failure = listeners, on_failure
+        # True from the first fetch that succeeded until a failure, then again after the
+        # next successful fetch (which brings what was committed meanwhile).
+        self.live = False
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -52,6 +59,7 @@ class Feed:
 
     def stop(self) -> None:
         """Ask the feed thread to end after its current wait."""
+        self.live = False
         self._stopped.set()
         self.wake()
 
@@ -63,8 +71,11 @@ class Feed:
         while True:
             with self.engine.connect() as conn:
                 events = newer_events(conn, self.hub.last_id, FETCH_BATCH)
+            for listener in self.listeners:
+                listener(events)
             self.hub.push(events)
             if len(events) < FETCH_BATCH:
+                self.live = True
                 return
 
     def _run(self) -> None:
@@ -76,6 +87,9 @@ class Feed:
                 backoff = 0.5
             except Exception:  # the feed must survive a database or Redis restart
                 log.exception("live event feed failed; retrying in %.1fs", backoff)
+                self.live = False
+                for failed in self.on_failure:
+                    failed()
                 self.reset()
                 self._stopped.wait(backoff)
                 backoff = min(backoff * 2, 30.0)

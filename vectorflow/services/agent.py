@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
+from ..live import get_broker
 from ..models import (
     DrainState,
     Environment,
@@ -41,6 +42,7 @@ from .config_render import cached_environment_pipelines
 from .events import emit
 from .health import set_node_status
 from .maintenance import on_heartbeat as follow_maintenance_drain
+from .poll_cache import get_poll_cache
 from .samples import record_batch as record_samples
 
 if TYPE_CHECKING:
@@ -176,6 +178,7 @@ class PollingNode:
     """
 
     id: str
+    node_token_digest: str
     maintenance_mode: bool
     pending_action: dict | None
     poll_interval_ms: int
@@ -217,22 +220,40 @@ def _single_read_engine() -> sa.Engine:
     return reader
 
 
-def _read_polling_node(digest: str) -> sa.Row | None:
-    with _single_read_engine().connect() as conn:
-        return conn.execute(_POLLING_NODE, {"digest": digest}).first()
-
-
 def authenticate_polling_node(raw_token: str | None) -> PollingNode | None:
     """Return what the config poll needs of the node holding this token, or None.
 
-    One statement on a connection of its own, in no transaction: the poll's request usually
-    never opens the session at all (transactions.run then has nothing to end).
+    Usually from the process's poll cache (``services.poll_cache``: dropped by every
+    committed change to what it holds, in every process). Otherwise one statement on a
+    connection of its own, in no transaction: the poll's request never opens the session
+    (transactions.run then has nothing to end).
     """
-    row = _token_holder(raw_token, _read_polling_node)
+    return _token_holder(raw_token, _cached_polling_node)
+
+
+def _cached_polling_node(digest: str) -> PollingNode | None:
+    cache = get_poll_cache()
+    if not cache.enabled:
+        return _read_polling_node(digest)
+    found = cache.get(digest)
+    if found is not None:
+        return found
+    get_broker().start()  # the cache is filled only while the live feed brings changes
+    mark = cache.mark()
+    found = _read_polling_node(digest)
+    if found is not None:
+        cache.put(digest, found, found.id, found.environment.id, mark)
+    return found
+
+
+def _read_polling_node(digest: str) -> PollingNode | None:
+    with _single_read_engine().connect() as conn:
+        row = conn.execute(_POLLING_NODE, {"digest": digest}).first()
     if row is None:
         return None
     return PollingNode(
-        id=row.id, maintenance_mode=row.maintenance_mode, pending_action=row.pending_action,
+        id=row.id, node_token_digest=row.node_token_digest,
+        maintenance_mode=row.maintenance_mode, pending_action=row.pending_action,
         poll_interval_ms=row.poll_interval_ms or DEFAULT_POLL_INTERVAL_MS,
         environment=PollEnvironment(row.environment_id, row.secret_backend,
                                     row.secret_backend_config, row.config_revision),

@@ -86,10 +86,12 @@ def prune_events(now: datetime | None = None, older_than: timedelta | None = Non
 
 def _before_commit(session: Session) -> None:
     """Insert the queued events as the commit's last write (under the lock on PostgreSQL)."""
-    queued = session.info.get(_QUEUED)
-    if not queued or session.in_nested_transaction():
-        return  # nothing queued, or a savepoint is released: its events wait for the commit
-    session.flush()  # the transaction's other changes first, outside the lock
+    if session.in_nested_transaction():
+        return  # a savepoint is released: its events wait for the commit
+    session.flush()  # the transaction's other changes first, outside the lock (a flush hook
+    queued = session.info.get(_QUEUED)  # such as poll_cache's may queue an event)
+    if not queued:
+        return
     if session.get_bind().dialect.name == "postgresql":
         broker = current_app.extensions.get("vectorflow.broker") if has_app_context() else None
         # One round trip: every one made while holding the lock holds up the other writers.
