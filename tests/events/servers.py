@@ -30,7 +30,8 @@ class Gunicorn:
                            VECTORFLOW_INSTANCE_PATH=str(instance),
                            SECRET_KEY="test-secret-key-not-for-production",
                            # A poll this slow proves the wake-up path delivers, not the poll.
-                           VECTORFLOW_EVENTS_POLL="60", VECTORFLOW_SSE_KEEPALIVE="1", **env)
+                           VECTORFLOW_EVENTS_POLL="60", VECTORFLOW_SSE_KEEPALIVE="1")
+        environment.update(env)
         if "REDIS_URL" not in env:
             environment.pop("REDIS_URL", None)
         with open(self.log, "wb") as log:

@@ -79,6 +79,20 @@ def test_a_superadmin_receives_every_teams_events(server, world):
     assert [m.id for m in stream.messages(2)] == [str(theirs.id), str(mine.id)]
 
 
+def test_the_processes_own_poll_cache_events_never_reach_a_stream(server, world):
+    token = factories.make_api_token(world.users["superadmin"])  # sees every team's events
+    before = publish("pipeline.deployed", team_id=world.team.id, environment_id=world.env.id)
+    factories.make_pipeline(world.env, "drafted")  # a config input: agent.config_changed
+    db.session.commit()
+    after = publish("pipeline.deployed", team_id=world.team.id, environment_id=world.env.id)
+    assert after.id > before.id + 1  # the internal event lies between them
+    live = server.stream("/api/v1/events", token=token)
+    last = publish("pipeline.deployed", team_id=world.team.id, environment_id=world.env.id)
+    replayed = server.stream(f"/api/v1/events?lastEventId={before.id}", token=token)
+    assert [m.id for m in replayed.messages(2)] == [str(after.id), str(last.id)]
+    assert [m.id for m in live.messages(1)] == [str(last.id)]
+
+
 def test_a_browser_session_streams_at_events(app, server, world):
     stream = server.stream("/events", cookie=session_cookie(app, world.users["EDITOR"]))
     assert stream.status_code == 200

@@ -254,7 +254,7 @@ DEFAULTS = {
     "VECTORFLOW_SSE_MAX_AGE": 1800.0,       # seconds (+-10 %) before a stream asks for a reconnect
     "VECTORFLOW_EVENTS_RING": 2048,         # recent events kept in memory per process
     "VECTORFLOW_EVENTS_REPLAY_LIMIT": 1000,  # more missed than this: resync instead of replay
-    "VECTORFLOW_EVENTS_POLL": None,         # safety-net poll; default 1 s SQLite, 5 s otherwise
+    "VECTORFLOW_EVENTS_POLL": None,         # safety-net poll; default 0.5 s SQLite, 5 s otherwise
     "VECTORFLOW_EVENTS_RETENTION_HOURS": 24,
 }
 
