@@ -4,8 +4,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from vectorflow.live.broker import INTERNAL_EVENTS
 from vectorflow.extensions import db
+from vectorflow.live.broker import INTERNAL_EVENTS
 from vectorflow.models import (
     DeploymentMode,
     Event,
