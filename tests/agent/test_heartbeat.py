@@ -1,9 +1,11 @@
 """POST /api/agent/heartbeat: liveness, versions, per-pipeline status and self-update results."""
+import threading
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from vectorflow import transactions
 from vectorflow.extensions import db
 from vectorflow.models import (
     DeploymentMode,
@@ -18,6 +20,7 @@ from vectorflow.models import (
 from vectorflow.services.agent import is_version_older
 
 from .. import factories
+from ..lock_holder import LockHolder
 from .conftest import count_queries
 
 UPDATE = {"type": "self_update", "targetVersion": "2.0.1",
@@ -350,3 +353,50 @@ def test_a_group_commit_holding_two_heartbeats_of_one_node_applies_them_in_order
     assert moves == [(None, "RUNNING"), ("RUNNING", "CRASHED")]
     assert fresh(one.node).status == NodeStatus.DEGRADED
     assert fresh(other.node).status == NodeStatus.HEALTHY
+
+
+@pytest.fixture
+def sqlite_lock(db):
+    """The path of the SQLite database's write lock (PostgreSQL has none: row locks)."""
+    path = transactions.write_lock_path(db.engine)
+    if path is None:
+        pytest.skip("PostgreSQL heartbeats wait on row locks, not on a lock file")
+    return path
+
+
+def heartbeat_in_thread(agent):
+    """Send a heartbeat from another thread; return its event (set once answered) and the
+    list its response lands in."""
+    answered, responses = threading.Event(), []
+
+    def send():
+        responses.append(agent.heartbeat({"pipelines": []}))
+        answered.set()
+
+    threading.Thread(target=send, daemon=True).start()
+    return answered, responses
+
+
+def test_a_heartbeat_waits_while_another_process_writes_then_is_recorded(agent, sqlite_lock):
+    old = utcnow() - timedelta(minutes=5)
+    agent.node.last_heartbeat = old
+    db.session.commit()
+    with LockHolder(sqlite_lock) as other:
+        answered, responses = heartbeat_in_thread(agent)
+        assert not answered.wait(0.3)  # its batch waits for the other process's writer
+        other.release()
+        assert answered.wait(10)
+    assert responses[0].status_code == 200
+    assert fresh(agent.node).last_heartbeat > old
+
+
+def test_a_heartbeat_kept_waiting_too_long_is_told_to_retry_and_changes_nothing(
+        agent, sqlite_lock, monkeypatch):
+    monkeypatch.setattr(transactions, "WRITE_LOCK_WAIT", 0.05)
+    old = utcnow() - timedelta(minutes=5)
+    agent.node.last_heartbeat = old
+    db.session.commit()
+    with LockHolder(sqlite_lock):
+        response = agent.heartbeat({"pipelines": []})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert fresh(agent.node).last_heartbeat == old
