@@ -5,10 +5,15 @@ committed, an UPDATE of a row another connection deleted), not mocks.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+
 import pytest
 import sqlalchemy as sa
 
 from tests.factories import make_team
+from tests.lock_holder import LockHolder
 from vectorflow import transactions
 from vectorflow.models import AuditLog, Team
 from vectorflow.services import Conflict, accounts
@@ -114,3 +119,107 @@ def test_a_form_action_the_service_refuses_leaves_nothing_it_flushed(db):
 
     team, err = transactions.attempt(accounts.create_team, "whole")
     assert err is None and team.name == "whole"
+
+
+# --- SQLite's cross-process write lock ----------------------------------------------------
+
+
+def take_in_thread(path, wait=30.0):
+    """Start a thread that takes the lock ``path``; return (taken, let_go) events: ``taken``
+    is set while it holds the lock, ``let_go`` makes it release."""
+    taken, let_go = threading.Event(), threading.Event()
+
+    def hold():
+        with transactions.file_write_lock(path, wait):
+            taken.set()
+            let_go.wait(30)
+
+    threading.Thread(target=hold, daemon=True).start()
+    return taken, let_go
+
+
+def test_a_writer_waits_for_another_process_holding_the_lock_then_proceeds(tmp_path):
+    path = str(tmp_path / "vectorflow.db-writer.lock")
+    with LockHolder(path) as other:
+        taken, let_go = take_in_thread(path)
+        assert not taken.wait(0.3)  # still waiting while the other process holds it
+        other.release()
+        assert taken.wait(10)
+        let_go.set()
+
+
+def test_a_writer_that_waits_too_long_gets_busy_and_holds_nothing(tmp_path):
+    path = str(tmp_path / "vectorflow.db-writer.lock")
+    with LockHolder(path) as other:
+        with pytest.raises(transactions.Busy) as refused:
+            with transactions.file_write_lock(path, wait=0.05):
+                pytest.fail("entered the block while another process held the lock")
+        assert refused.value.status_code == 503 and refused.value.headers == {"Retry-After": "1"}
+        other.release()
+    with LockHolder(path):  # the refused writer left no lock behind: the other takes it
+        pass
+
+
+def test_two_threads_of_one_process_take_the_lock_in_turn(tmp_path):
+    path = str(tmp_path / "vectorflow.db-writer.lock")
+    first_taken, first_go = take_in_thread(path)
+    assert first_taken.wait(10)
+    second_taken, second_go = take_in_thread(path)
+    assert not second_taken.wait(0.3)
+    first_go.set()
+    assert second_taken.wait(10)
+    second_go.set()
+
+
+def test_a_process_waiting_for_the_lock_gets_it_before_the_releasing_one_takes_it_again(
+        tmp_path):
+    path, log = str(tmp_path / "vectorflow.db-writer.lock"), tmp_path / "order"
+    first_taken, first_go = take_in_thread(path)
+    assert first_taken.wait(10)
+    other = subprocess.Popen([sys.executable, "-c", QUEUE_THEN_WRITE, path, str(log)],
+                             text=True, stdout=subprocess.PIPE)
+    try:
+        assert other.stdout.readline() == "queued\n"  # it waits for the write lock
+        first_go.set()  # this process lets go and at once wants the lock again
+
+        def write_again():
+            with transactions.file_write_lock(path):
+                with log.open("a") as out:
+                    out.write("this process\n")
+
+        again = threading.Thread(target=write_again)
+        again.start()
+        assert other.wait(10) == 0
+        again.join(10)
+        assert log.read_text().splitlines() == ["the waiting process", "this process"]
+    finally:
+        if other.poll() is None:
+            other.kill()
+
+
+# Says "queued" once it holds the queue lock (then waits for the write lock), and writes its
+# name to the log file while it holds the write lock.
+QUEUE_THEN_WRITE = """
+import sys
+from vectorflow import transactions
+take = transactions._take
+def take_and_say(path, deadline):
+    fd = take(path, deadline)
+    if path.endswith("-queue"):
+        print("queued", flush=True)
+    return fd
+transactions._take = take_and_say
+with transactions.file_write_lock(sys.argv[1], wait=30):
+    with open(sys.argv[2], "a") as out:
+        print("the waiting process", file=out)
+"""
+
+
+def test_the_write_lock_sits_beside_a_sqlite_database_and_postgresql_takes_none(db):
+    path = transactions.write_lock_path(db.engine)
+    if db.engine.dialect.name == "postgresql":
+        assert path is None
+    else:
+        assert path == db.engine.url.database + "-writer.lock"
+    assert transactions.write_lock_path(sa.create_engine("sqlite://")) is None
+    assert transactions.write_lock_path(sa.create_engine("sqlite:///:memory:")) is None

@@ -35,8 +35,8 @@ def datetime_utc(value: datetime | None) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
-# Numbers on pages come from stored JSON an agent sent (host metrics, counters): any of
-# them may be a bool, a string, NaN or an integer too large for a float. The filters below
+# Numbers on pages come from what an agent sent (host metrics, counters, stored JSON): any
+# of them may be a bool, a string, NaN or an integer too large for a float. The filters below
 # show those as "—" instead of failing the page.
 
 def finite(value) -> float | None:

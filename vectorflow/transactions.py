@@ -18,15 +18,23 @@ died in the pool (the database restarted, an idle timeout) fails the first state
 it, SQLAlchemy invalidates it, and the work is run once more on a fresh connection. A
 disconnect while committing is not retried (the commit may have landed): it propagates.
 A session the work never used (no transaction begun) is neither committed nor rolled back.
+
+On a SQLite file database the hot writers (the heartbeat collector) first take
+``sqlite_write_lock``, so that two server processes' writers wait for each other without
+freezing their gevent workers (see it).
 """
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
@@ -137,3 +145,90 @@ def attempt(fn: Callable[..., T], *args, **kwargs) -> tuple[T | None, ServiceErr
     except ServiceError as err:
         db.session.rollback()
         return None, err
+
+
+# --- SQLite: writers that wait for each other cooperatively ---------------------------------
+
+WRITE_LOCK_WAIT = 5.0  # seconds, as SQLite's own busy_timeout (db_setup)
+_PAUSE_FIRST, _PAUSE_MAX = 0.0005, 0.002  # between attempts: a batch writes in milliseconds
+
+
+def write_lock_path(engine: Engine) -> str | None:
+    """Return the lock file of this engine's database (beside it), or None when there is none
+    to take: PostgreSQL (row locks), an in-memory or URI-named SQLite database."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.query.get("uri") or url.query.get("mode"):
+        return None
+    if not url.database or url.database == ":memory:":
+        return None
+    return url.database + "-writer.lock"
+
+
+def _take(path: str, deadline: float) -> int:
+    """Open ``path`` and flock it exclusively, polling with ``time.sleep`` until ``deadline``."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    pause = _PAUSE_FIRST
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Busy() from None
+                time.sleep(pause)
+                pause = min(pause * 2, _PAUSE_MAX)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _give(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+
+
+@contextmanager
+def file_write_lock(path: str, wait: float = WRITE_LOCK_WAIT) -> Iterator[None]:
+    """Hold the write lock ``path`` for the block (see ``sqlite_write_lock``); raise Busy when
+    it was not free within ``wait`` seconds.
+
+    A waiter first takes the queue lock (``path`` + ``-queue``) and keeps it until it holds
+    the write lock, so a process that has just released the write lock cannot take it again
+    ahead of one already waiting: under contention, processes take turns. Each holder opens
+    its own descriptors, so two greenlets or threads of one process exclude each other too;
+    the kernel drops the locks of a process that dies.
+    """
+    deadline = time.monotonic() + wait
+    queue = _take(path + "-queue", deadline)
+    try:
+        writer = _take(path, deadline)
+    finally:
+        _give(queue)
+    try:
+        yield
+    finally:
+        _give(writer)
+
+
+@contextmanager
+def sqlite_write_lock(wait: float | None = None) -> Iterator[None]:
+    """Hold the database's cross-process write lock for the block, on a SQLite file database
+    (elsewhere: nothing). Take it before the write transaction begins, end that transaction
+    inside the block; raises Busy (503, Retry-After) after ``wait`` seconds (default
+    ``WRITE_LOCK_WAIT``).
+
+    Why: SQLite has one writer at a time, and a transaction that finds the write lock taken
+    waits in SQLite's C busy handler (``busy_timeout``, sleeping up to 100 ms per step). Under
+    gunicorn's gevent workers that sleep blocks the whole worker: every poll, stream and
+    request it holds stops until the other process commits. Writers that take this lock first
+    wait for each other with ``time.sleep`` instead (patched by gevent: the worker serves its
+    other requests meanwhile; a real sleep under threads), and enter SQLite's write lock when
+    the other process's writer has already left it.
+    """
+    path = write_lock_path(db.engine)
+    if path is None:
+        yield
+        return
+    with file_write_lock(path, WRITE_LOCK_WAIT if wait is None else wait):
+        yield

@@ -81,6 +81,19 @@ def agent(make_agent):
     return make_agent()
 
 
+@pytest.fixture
+def host_card(client, login_as):
+    """Return the text of a node page's host card, as a viewer sees it."""
+
+    def card(node_id: str) -> str:
+        login_as("VIEWER")
+        page = client.get(f"/nodes/{node_id}").get_data(as_text=True)
+        text = page[page.index('id="node-metrics"'):]
+        return " ".join(text[:text.index("</section>")].split())
+
+    return card
+
+
 class QueryCounter:
     def __init__(self):
         self.statements: list[str] = []

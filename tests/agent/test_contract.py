@@ -5,7 +5,6 @@ from vectorflow.extensions import db
 from vectorflow.models import (
     DeploymentMode,
     LogLevel,
-    NodeMetric,
     NodePipelineStatus,
     NodeStatus,
     ProcessStatus,
@@ -58,7 +57,8 @@ def test_the_config_response_has_the_shape_of_the_contract_fixture(agent, world)
     assert body["pushUrl"].endswith("/api/agent/push")
 
 
-def test_the_contract_heartbeat_is_accepted_and_its_effects_are_visible(agent, world):
+def test_the_contract_heartbeat_is_accepted_and_its_effects_are_visible(agent, world,
+                                                                        host_card):
     pipeline = factories.make_pipeline(world.env, "Production Logs", versions=7)
     db.session.commit()
     body = load_fixture("heartbeat-request.json")
@@ -84,8 +84,11 @@ def test_the_contract_heartbeat_is_accepted_and_its_effects_are_visible(agent, w
     assert row.utilization == reported["utilization"]
     assert row.recent_logs == reported["recentLogs"]
     assert row.config_checksum == reported["configChecksum"]
-    metric = db.session.scalar(sa.select(NodeMetric))
-    assert metric.data == body["hostMetrics"]
+    # The host metrics are on the node page's host card (16 GiB, 8 GiB used; 100 GiB disk).
+    card = host_card(agent.node.id)
+    assert "as of" in card and "load 0.7 / 0.5 / 0.4" in card
+    assert "8.0 GiB of 16.0 GiB" in card and "50.0 GiB of 100.0 GiB" in card
+    assert "4.0 KiB received, 8.0 KiB sent in total" in card
 
 
 def test_the_contract_heartbeat_with_a_pipeline_of_another_environment_drops_that_status(agent,

@@ -1,15 +1,16 @@
 """POST /api/agent/heartbeat: liveness, versions, per-pipeline status and self-update results."""
+import threading
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from vectorflow import transactions
 from vectorflow.extensions import db
 from vectorflow.live.broker import INTERNAL_EVENTS
 from vectorflow.models import (
     DeploymentMode,
     Event,
-    NodeMetric,
     NodePipelineStatus,
     NodeStatus,
     NodeStatusEvent,
@@ -17,9 +18,10 @@ from vectorflow.models import (
     VectorNode,
     utcnow,
 )
-from vectorflow.services.agent import METRIC_BUCKET, is_version_older
+from vectorflow.services.agent import is_version_older
 
 from .. import factories
+from ..lock_holder import LockHolder
 from .conftest import count_queries
 
 UPDATE = {"type": "self_update", "targetVersion": "2.0.1",
@@ -157,22 +159,14 @@ def test_events_are_emitted_only_when_something_a_user_sees_changed(agent, world
     assert events("node.status_changed") == []
 
 
-def test_host_metrics_keep_the_latest_sample_and_a_bounded_history(agent):
-    metrics = {"memoryTotalBytes": 100, "memoryUsedBytes": 50, "loadAvg1": 0.7}
+def test_the_host_card_shows_the_metrics_of_the_latest_heartbeat(agent, host_card):
+    metrics = {"memoryTotalBytes": 16 * 2**30, "memoryUsedBytes": 8 * 2**30, "loadAvg1": 0.7}
     agent.heartbeat({"pipelines": [], "hostMetrics": metrics})
-    agent.heartbeat({"pipelines": [], "hostMetrics": {**metrics, "memoryUsedBytes": 60,
-                                                      "futureMetric": 1}})
-    rows = db.session.scalars(sa.select(NodeMetric)).all()
-    assert len(rows) == 1  # same bucket: the newest sample replaces the point
-    assert rows[0].data == {**metrics, "memoryUsedBytes": 60}
-
-    # A point older than the bucket starts a new one; points older than a day are pruned.
-    rows[0].created_at = utcnow() - METRIC_BUCKET - timedelta(seconds=1)
-    db.session.add(NodeMetric(node_id=agent.node.id, data={}, created_at=utcnow() - timedelta(days=2)))
-    db.session.commit()
-    agent.heartbeat({"pipelines": [], "hostMetrics": metrics})
-    ages = sorted(utcnow() - r.created_at for r in db.session.scalars(sa.select(NodeMetric)))
-    assert len(ages) == 2 and ages[1] < timedelta(days=1)
+    assert "8.0 GiB of 16.0 GiB" in host_card(agent.node.id)
+    agent.heartbeat({"pipelines": [], "hostMetrics": {**metrics, "memoryUsedBytes": 12 * 2**30,
+                                                      "loadAvg1": 1.5, "futureMetric": 1}})
+    card = host_card(agent.node.id)
+    assert "75.0%" in card and "12.0 GiB of 16.0 GiB" in card and "load 1.5 / — / —" in card
 
 
 @pytest.mark.parametrize("body, path", [
@@ -203,7 +197,7 @@ def test_a_malformed_heartbeat_is_a_400_with_details(agent, body, path):
     assert payload["error"] == "Invalid input" and path in payload["details"]
 
 
-def test_a_rejected_heartbeat_changes_nothing(agent, world):
+def test_a_rejected_heartbeat_changes_nothing(agent, world, host_card):
     pipeline = factories.make_pipeline(world.env, "a")
     old = utcnow() - timedelta(minutes=10)
     agent.node.last_heartbeat = agent.node.last_seen = old
@@ -219,7 +213,7 @@ def test_a_rejected_heartbeat_changes_nothing(agent, world):
     assert node.last_heartbeat == old and node.status == NodeStatus.UNREACHABLE
     assert node.agent_version is None and node.labels == {} and node.pending_action == UPDATE
     assert statuses(node) == {} and events() == []
-    assert db.session.scalars(sa.select(NodeMetric)).all() == []
+    assert "No host metrics reported yet." in host_card(node.id)
 
 
 def test_unknown_keys_from_newer_agents_are_ignored(agent, world):
@@ -290,7 +284,8 @@ def test_a_heartbeat_runs_the_same_queries_whatever_the_fleet_size(make_agent, w
     assert len(large) == len(small)
 
 
-def test_a_steady_heartbeat_writes_the_node_its_statuses_and_its_metrics_once_each(agent, world):
+def test_a_steady_heartbeat_writes_the_node_its_statuses_and_its_samples_once_each(agent, world,
+                                                                                  host_card):
     pipelines = [factories.make_pipeline(world.env, f"p{i}") for i in range(3)]
     db.session.commit()
     body = {"pipelines": [status(p.id, eventsIn=1) for p in pipelines],
@@ -301,27 +296,26 @@ def test_a_steady_heartbeat_writes_the_node_its_statuses_and_its_metrics_once_ea
     with count_queries() as queries:
         agent.heartbeat(body)
     tables = sorted(s.split()[1].strip('"') for s in queries.writes)
-    assert tables == ["node_metrics", "node_pipeline_statuses", "node_samples", "pipeline_samples",
-                      "vector_nodes"]
+    assert tables == ["node_pipeline_statuses", "node_samples", "pipeline_samples", "vector_nodes"]
     assert {row.events_in for row in statuses(agent.node).values()} == {2}
-    assert db.session.scalars(sa.select(NodeMetric.data)).all() == [{"loadAvg1": 2}]
+    assert "load 2.0 / — / —" in host_card(agent.node.id)  # the host metrics, in node_samples
 
 
 def test_rows_the_session_has_loaded_show_what_a_heartbeat_wrote(agent, world):
     from vectorflow.schemas.agent import AgentHeartbeat
     from vectorflow.schemas.base import parse_body
-    from vectorflow.services.agent import latest_host_metrics, record_heartbeat
+    from vectorflow.services.agent import record_heartbeat
 
     pipeline = factories.make_pipeline(world.env, "a")
     db.session.commit()
     agent.heartbeat({"pipelines": [status(pipeline.id, eventsIn=1)], "hostMetrics": {"loadAvg1": 1}})
     node = fresh(agent.node)
-    row, sample = statuses(node)[pipeline.id], latest_host_metrics(node.id)
-    assert (row.events_in, sample.data) == (1, {"loadAvg1": 1})
+    row = statuses(node)[pipeline.id]
+    assert row.events_in == 1
     record_heartbeat(node, parse_body(AgentHeartbeat, {"pipelines": [status(pipeline.id, eventsIn=5)],
                                                        "hostMetrics": {"loadAvg1": 5}}))
-    assert statuses(node)[pipeline.id] is row and latest_host_metrics(node.id) is sample
-    assert (row.events_in, sample.data) == (5, {"loadAvg1": 5})
+    assert statuses(node)[pipeline.id] is row
+    assert row.events_in == 5
 
 
 def test_a_heartbeat_with_nothing_running_completes_a_maintenance_drain(agent, world):
@@ -361,3 +355,50 @@ def test_a_group_commit_holding_two_heartbeats_of_one_node_applies_them_in_order
     assert moves == [(None, "RUNNING"), ("RUNNING", "CRASHED")]
     assert fresh(one.node).status == NodeStatus.DEGRADED
     assert fresh(other.node).status == NodeStatus.HEALTHY
+
+
+@pytest.fixture
+def sqlite_lock(db):
+    """The path of the SQLite database's write lock (PostgreSQL has none: row locks)."""
+    path = transactions.write_lock_path(db.engine)
+    if path is None:
+        pytest.skip("PostgreSQL heartbeats wait on row locks, not on a lock file")
+    return path
+
+
+def heartbeat_in_thread(agent):
+    """Send a heartbeat from another thread; return its event (set once answered) and the
+    list its response lands in."""
+    answered, responses = threading.Event(), []
+
+    def send():
+        responses.append(agent.heartbeat({"pipelines": []}))
+        answered.set()
+
+    threading.Thread(target=send, daemon=True).start()
+    return answered, responses
+
+
+def test_a_heartbeat_waits_while_another_process_writes_then_is_recorded(agent, sqlite_lock):
+    old = utcnow() - timedelta(minutes=5)
+    agent.node.last_heartbeat = old
+    db.session.commit()
+    with LockHolder(sqlite_lock) as other:
+        answered, responses = heartbeat_in_thread(agent)
+        assert not answered.wait(0.3)  # its batch waits for the other process's writer
+        other.release()
+        assert answered.wait(10)
+    assert responses[0].status_code == 200
+    assert fresh(agent.node).last_heartbeat > old
+
+
+def test_a_heartbeat_kept_waiting_too_long_is_told_to_retry_and_changes_nothing(
+        agent, sqlite_lock, monkeypatch):
+    monkeypatch.setattr(transactions, "WRITE_LOCK_WAIT", 0.05)
+    old = utcnow() - timedelta(minutes=5)
+    agent.node.last_heartbeat = old
+    db.session.commit()
+    with LockHolder(sqlite_lock):
+        response = agent.heartbeat({"pipelines": []})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert fresh(agent.node).last_heartbeat == old

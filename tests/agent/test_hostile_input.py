@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from vectorflow.models import (
     AuditLog,
     Event,
-    NodeMetric,
     NodePipelineStatus,
     VectorNode,
 )
+from vectorflow.services.samples import latest_host
 
 from .. import factories
 from ..factories import db
@@ -104,10 +104,10 @@ def snapshot(node_id) -> tuple:
     db.session.expire_all()
     node = db.session.get(VectorNode, node_id)
     statuses = db.session.scalars(sa.select(NodePipelineStatus)).all()
-    metrics = db.session.scalars(sa.select(NodeMetric.data)).all()
+    host = latest_host(node_id)  # the node page's host card
     return (node.last_heartbeat, node.agent_version, node.os, node.running_as, node.labels,
             node.last_update_error, [(s.events_in, s.utilization, s.config_checksum)
-                                     for s in statuses], metrics, count(Event))
+                                     for s in statuses], host, count(Event))
 
 
 HEARTBEAT_CASES = [

@@ -7,7 +7,6 @@ from .events import Event
 from .fleet import (
     DeploymentMode,
     Environment,
-    NodeMetric,
     NodeStatus,
     NodeStatusEvent,
     SecretBackend,
@@ -29,7 +28,7 @@ from .tokens import ApiToken
 __all__ = [
     "Alert", "AlertRule", "NotificationChannel", "NotificationDelivery",
     "ApiToken", "AuditLog", "DeploymentMode", "DrainState", "Environment", "Event", "ExitKind",
-    "LogLevel", "MaintenancePeriod", "MaintenanceWindow", "MaintenanceWindowRun", "NodeMetric",
+    "LogLevel", "MaintenancePeriod", "MaintenanceWindow", "MaintenanceWindowRun",
     "NodePipelineStatus", "NodeSample", "NodeStatus", "NodeStatusEvent", "Pipeline", "PipelineVersion",
     "PipelineSample", "ProcessStatus", "Role", "Secret", "SecretBackend", "SystemSettings", "Team", "TeamMember",
     "User", "UserSession", "VectorNode", "utcnow",

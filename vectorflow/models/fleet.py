@@ -133,15 +133,3 @@ class NodeStatusEvent(db.Model):
     to_status: Mapped[NodeStatus] = mapped_column(sa.Enum(NodeStatus, name="node_status"))
     reason: Mapped[str] = mapped_column(sa.String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class NodeMetric(db.Model):
-    """A host-metrics sample from a heartbeat; a bounded history is kept per node."""
-
-    __tablename__ = "node_metrics"
-    __table_args__ = (sa.Index("ix_node_metrics_node_id_created_at", "node_id", "created_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    node_id: Mapped[str] = mapped_column(sa.ForeignKey("vector_nodes.id", ondelete="CASCADE"))
-    data: Mapped[dict] = mapped_column(sa.JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -123,7 +123,7 @@ class AgentHostMetrics(AgentRequest):
     net_tx_bytes: Number | None = None
 
     def sample(self) -> dict[str, float]:
-        """Return the metrics given, by their wire names (as stored)."""
+        """Return the metrics given, by their wire names (what services.samples folds in)."""
         return self.model_dump(by_alias=True, exclude_none=True)
 
 

@@ -226,7 +226,7 @@ def _number(minimum: int, maximum: int, *, integer: bool = False, truncate: bool
 
 Int32 = _number(0, INT32_MAX, integer=True)  # versions, pids (INTEGER columns)
 Counter = _number(0, INT64_MAX, integer=True, truncate=True)  # cumulative counters (BIGINT)
-Number = _number(-INT64_MAX, INT64_MAX)  # host metrics (stored in JSON, shown on pages)
+Number = _number(-INT64_MAX, INT64_MAX)  # host metrics (into the chart samples, shown on pages)
 Ratio = _number(0, INT64_MAX)  # utilization (FLOAT)
 BudgetNodes = _number(0, BUDGET_MIN_AVAILABLE_MAX, integer=True)
 Percent = _number(0, 100, integer=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -19,7 +19,6 @@ from ..live import get_broker
 from ..models import (
     DrainState,
     Environment,
-    NodeMetric,
     NodePipelineStatus,
     NodeStatus,
     Pipeline,
@@ -47,12 +46,6 @@ from .samples import record_batch as record_samples
 
 if TYPE_CHECKING:
     from ..schemas.agent import AgentEnrollRequest, AgentHeartbeat, AgentPipelineStatus
-
-# Host metrics: one history point per bucket (the newest point is refreshed by each heartbeat
-# inside its bucket), kept for a day: at most 288 rows per node.
-METRIC_BUCKET = timedelta(minutes=5)
-METRIC_RETENTION = timedelta(hours=24)
-
 
 class InvalidEnrollmentToken(ServiceError):
     status_code = 401
@@ -311,7 +304,6 @@ def is_version_older(current: str, target: str) -> bool:
 # loaded copies of those rows honest. Heartbeats come in batches (services.heartbeats: a
 # group commit), so each statement serves every node of the batch.
 _STATUSES = NodePipelineStatus.__table__
-_METRICS = NodeMetric.__table__
 _NODES = VectorNode.__table__
 _NODES_SEEN = (sa.update(_NODES).where(_NODES.c.id == sa.bindparam("row_id"))
                .values(last_heartbeat=sa.bindparam("seen"), last_seen=sa.bindparam("seen")))
@@ -326,17 +318,6 @@ _STATUS_READ = sa.union_all(
 )
 # Run with many parameter sets: the SET clause is every key but ``row_id``.
 _STATUS_UPDATE = sa.update(_STATUSES).where(_STATUSES.c.id == sa.bindparam("row_id"))
-# A node's point inside the current bucket takes its sample (run with one parameter set per
-# node). Points are more than a bucket apart, so a node has at most one there.
-_METRICS_REFRESH = (sa.update(_METRICS)
-                    .where(_METRICS.c.node_id == sa.bindparam("node"),
-                           _METRICS.c.created_at > sa.bindparam("since"))
-                    .values(data=sa.bindparam("sample")))
-_OPEN_METRICS = (
-    sa.select(_METRICS.c.node_id, _METRICS.c.id)
-    .where(_METRICS.c.node_id.in_(sa.bindparam("nodes", expanding=True)),
-           _METRICS.c.created_at > sa.bindparam("since"))
-)
 _COUNTERS = ("events_in", "events_out", "errors_total", "events_discarded", "bytes_in", "bytes_out")
 
 # (pipeline id, status before, status after, version) of a status a user sees change.
@@ -442,36 +423,6 @@ def _replace_pipeline_statuses(beats: list[Beat], existing: dict[str, dict[str, 
         db.session.connection().execute(_STATUS_UPDATE, updated)
         _expire_loaded(NodePipelineStatus, [values["row_id"] for values in updated])
     return changes_of
-
-
-def _store_host_metrics(samples: dict[str, dict], now: datetime) -> None:
-    """Put each node's sample (by node id) in its point of the current bucket, or open one.
-
-    Steady state: one UPDATE for the batch. When it did not find every node's point (a
-    bucket closed), one read tells which nodes open a new point.
-    """
-    if not samples:
-        return
-    conn, since = db.session.connection(), now - METRIC_BUCKET
-    refreshed = conn.execute(_METRICS_REFRESH, [
-        {"node": node_id, "since": since, "sample": sample} for node_id, sample in samples.items()
-    ]).rowcount
-    if any(key[0] is NodeMetric for key in db.session.identity_map):
-        _expire_loaded(NodeMetric, [id_ for _, id_ in conn.execute(  # loaded ones: rare
-            _OPEN_METRICS, {"nodes": sorted(samples), "since": since})])
-    if refreshed == len(samples):
-        return
-    opening = sorted(set(samples) - set(conn.execute(
-        _OPEN_METRICS, {"nodes": sorted(samples), "since": since}).scalars()))
-    if not opening:
-        return
-    # Once per bucket: drop these nodes' points that fell out of the window (indexed range).
-    db.session.execute(
-        sa.delete(NodeMetric).where(NodeMetric.node_id.in_(opening),
-                                    NodeMetric.created_at < now - METRIC_RETENTION)
-    )
-    db.session.execute(sa.insert(NodeMetric), [
-        {"node_id": node_id, "data": samples[node_id], "created_at": now} for node_id in opening])
 
 
 def _settle_pending_action(node: VectorNode, heartbeat: AgentHeartbeat) -> dict | None:
@@ -592,7 +543,8 @@ def _record_batch(beats: list[Beat], now: datetime) -> None:
 
     A steady batch (no node's own columns, status or statuses change) loads no ORM object
     and runs one UPDATE of the nodes' last-seen times, one read of their statuses, one
-    UPDATE of the status rows and one UPDATE of the metrics points.
+    UPDATE of the status rows, then the chart samples' reads and UPDATEs (services.samples,
+    which also keep the host metrics the node page shows).
     """
     # Every heartbeat moves its node's last-seen times, outside the ORM's unit of work.
     db.session.connection().execute(_NODES_SEEN, [{"row_id": beat.id, "seen": now}
@@ -608,10 +560,8 @@ def _record_batch(beats: list[Beat], now: datetime) -> None:
 
     existing, known = _read_pipeline_statuses(beats)
     changes_of = _replace_pipeline_statuses(beats, existing, known, now)
-    _store_host_metrics({beat.id: beat.heartbeat.host_metrics.sample() for beat in beats
-                         if beat.heartbeat.host_metrics is not None}, now)
     record_samples([(beat.id, beat.heartbeat, sorted(known[beat.id])) for beat in beats],
-                   now)  # the charts' series
+                   now)  # the charts' series and the host card (its host metrics)
 
     after = {beat.id: _status_after(beat, known[beat.id]) for beat in beats}
     _load_nodes([beat for beat in beats
@@ -633,10 +583,3 @@ def _record_batch(beats: list[Beat], now: datetime) -> None:
         evaluate_alerts(watched, now)
     db.session.flush()  # left to write, if anything: status transitions
 
-
-def latest_host_metrics(node_id: str) -> NodeMetric | None:
-    """Return the newest host-metrics sample of a node (its ``data`` and ``created_at``)."""
-    return db.session.scalar(
-        sa.select(NodeMetric).where(NodeMetric.node_id == node_id)
-        .order_by(NodeMetric.created_at.desc()).limit(1)
-    )

@@ -12,6 +12,11 @@ lost: a crash before the commit answers nobody. A batch holds at most
 refusing it) is written again one heartbeat per transaction, so each request gets its own
 answer.
 
+On SQLite a batch first takes ``transactions.sqlite_write_lock``: two processes' batches wait
+for each other with a cooperative sleep, not in SQLite's busy handler (which would freeze the
+whole gevent worker). When that lock stays taken for 5 s, the batch's requests get 503 with
+``Retry-After``.
+
 Works under gevent (gunicorn's worker patches ``threading`` and ``time.sleep``: the locks and
 events below are cooperative) and under threads (the development and test servers).
 """
@@ -98,6 +103,11 @@ class Collector:
             self._write_in_context(batch)
 
     def _write_in_context(self, batch: _Batch) -> None:
+        # SQLite: the other processes' collectors are waited for here, cooperatively.
+        with transactions.sqlite_write_lock():
+            self._write_locked(batch)
+
+    def _write_locked(self, batch: _Batch) -> None:
         try:
             batch.accepted = transactions.run(lambda: record_heartbeats_by_token(batch.items))
             return
