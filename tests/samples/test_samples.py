@@ -105,6 +105,17 @@ def test_a_restarted_vector_counts_from_zero_and_a_long_silence_has_no_rate(flee
     assert newest.events_in == 0 and newest.span == 0
 
 
+def test_a_heartbeat_after_a_long_silence_in_a_long_bucket_folds_into_its_row(fleet, app):
+    app.config["VECTORFLOW_SAMPLE_BUCKET_SECONDS"] = 3600  # longer than MAX_GAP
+    (node, _), pipeline = fleet
+    pid = pipeline.id
+    samples.record_batch([(node.id, beat([(pid, 10, 0, 0)]), [pid])], T0)
+    samples.record_batch([(node.id, beat([(pid, 20, 0, 0)]), [pid])], T0 + timedelta(minutes=20))
+    db.session.commit()
+    [row] = db.session.scalars(sa.select(NodeSample)).all()  # not a second row of the bucket
+    assert row.bucket_start == T0 and row.span == 0  # no rate over the silence
+
+
 def test_a_batch_writes_with_the_same_statements_whatever_its_size(fleet, world):
     (node, _), pipeline = fleet
     others = [factories.make_node(world.env, f"bulk-{i}")[0].id for i in range(20)]

@@ -125,7 +125,7 @@ def record_batch(items: Iterable[tuple[str, AgentHeartbeat, Sequence[str]]],
     bucket = bucket_of(now)
     node_ids = sorted({node_id for node_id, _, _ in items})
     conn = db.session.connection()
-    since = now - MAX_GAP
+    since = min(now - MAX_GAP, bucket)  # the current bucket's row, however long the bucket
     window = {"node_ids": node_ids, "since": since}
     nodes = {r.node_id: dict(r._mapping) for r in conn.execute(_NEWEST_NODES, window)}
     pipes = {(r.node_id, r.pipeline_id): dict(r._mapping)
