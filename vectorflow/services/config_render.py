@@ -261,7 +261,7 @@ def cached_environment_pipelines(environment: Environment) -> list[AgentPipeline
     return list(entries)
 
 
-def changed_environment_ids(session: Session) -> set[str]:
+def _changed_environment_ids(session: Session) -> set[str]:
     """Return the environments whose rendered config the pending flush may change."""
     ids = set()
     for obj in chain(session.new, session.deleted,
@@ -281,7 +281,7 @@ def changed_environment_ids(session: Session) -> set[str]:
 def _raise_config_revisions(session: Session, flush_context, instances) -> None:
     """Raise ``config_revision`` of every environment the flush changes a config input of,
     in the same transaction (SQL ``+ 1``, so concurrent writers never lose a raise)."""
-    for env_id in changed_environment_ids(session):
+    for env_id in _changed_environment_ids(session):
         env = session.get(Environment, env_id)
         if env is not None and env not in session.deleted and env not in session.new:
             env.config_revision = Environment.config_revision + 1

@@ -34,7 +34,6 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from ..models import Environment, SampleRequest, SystemSettings, Team, VectorNode
-from .config_render import changed_environment_ids
 from .events import _QUEUED, emit
 
 _EXTENSION = "vectorflow.poll_cache"
@@ -174,11 +173,14 @@ def _changed(obj, names) -> bool:
 
 
 def _poll_inputs(session: Session) -> _Changes:
-    # What raises config_revision (pipelines, versions, secrets, the secret backend).
-    changes = _Changes(environment_ids=changed_environment_ids(session))
+    changes = _Changes()
     for obj in session.dirty:
         if isinstance(obj, VectorNode) and _changed(obj, _NODE_INPUTS):
             changes.node_ids.add(obj.id)
+        elif isinstance(obj, Environment) and _changed(obj, ("config_revision",)):
+            # Raised by config_render's before_flush hook, which runs before this one, for
+            # every write to a pipeline, version, secret or the secret backend.
+            changes.environment_ids.add(obj.id)
         elif isinstance(obj, SampleRequest):
             changes.environment_ids.add(obj.environment_id)
         elif isinstance(obj, SystemSettings):
@@ -236,7 +238,10 @@ _HOOKS = {"before_flush": _before_flush, "after_commit": _after_commit,
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its poll cache, fed by the live feed's events (see the module)."""
+    """Give the app its poll cache, fed by the live feed's events (see the module).
+
+    Called after ``config_render.init_app``: its before_flush hook raises the revisions this
+    module's hook reads, and SQLAlchemy runs hooks in the order they were added."""
     broker = app.extensions["vectorflow.broker"]  # live.init_app runs first
     cache = PollCache(float(app.config["VECTORFLOW_POLL_CACHE_SECONDS"]), broker.feed_is_live)
     broker.add_listener(cache.on_events, on_failure=cache.clear)
